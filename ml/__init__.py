@@ -1,0 +1,1 @@
+"""Plain-PyTorch job kinds of the lab. Never imports Django, Celery or Channels."""
