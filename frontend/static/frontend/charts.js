@@ -4,8 +4,10 @@ import uPlot from "uplot";
 
 const PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2"];
 
+// Two charts side by side on a wide screen, one per row on a narrow one.
 function width(el) {
-  return Math.max(240, Math.min(640, el.clientWidth || 480));
+  const w = el.clientWidth || 480;
+  return Math.max(240, Math.floor(w >= 800 ? Math.min(600, (w - 16) / 2) : w - 4));
 }
 
 /** Live charts of one job. `add(name, step, value)` buffers; redraw happens once per frame. */
@@ -102,7 +104,7 @@ export function scatterPlot(container, xs, ys, label = "samples") {
   const sx = order.map((i) => xs[i]);
   const sy = order.map((i) => ys[i]);
   return new uPlot({
-    width: Math.min(420, width(container)), height: 360,
+    width: Math.max(240, Math.min(420, container.clientWidth || 420)), height: 360,
     scales: { x: { time: false } },
     cursor: { show: false },
     legend: { show: false },

@@ -1,0 +1,64 @@
+"""Browser fixtures: Debian's chromium driven by Playwright (never a downloaded browser).
+
+The server side (live_server_url: daphne serving HTTP + websockets on the test database,
+celery_worker, user, other_user) comes from the root tests/conftest.py."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+# Screenshots and downloads of the run; test-artifacts/ is git-ignored.
+ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", "test-artifacts")) / "browser"
+TIMEOUT_MS = 30_000
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def new_page(browser, live_server_url):
+    """new_page(user) -> a logged-in page in its own browser context (own cookies)."""
+    contexts = []
+    console_errors = []
+
+    def make(user, viewport=None):
+        ctx = browser.new_context(base_url=live_server_url, accept_downloads=True,
+                                  viewport=viewport or {"width": 1280, "height": 900})
+        ctx.set_default_timeout(TIMEOUT_MS)
+        contexts.append(ctx)
+        page = ctx.new_page()
+        page.on("console", lambda m: m.type == "error" and console_errors.append(m.text))
+        page.on("pageerror", lambda e: console_errors.append(str(e)))
+        page.goto("/accounts/login/")
+        page.get_by_label("Username").fill(user.username)
+        page.get_by_label("Password").fill("pw")
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(f"{live_server_url}/")
+        return page
+
+    yield make
+    for ctx in contexts:
+        ctx.close()
+    # A JS exception on any page is a failure even when the assertions passed; HTTP errors
+    # the tests provoke on purpose (400, 404) are logged by the browser as "Failed to load resource".
+    assert not [e for e in console_errors if not e.startswith("Failed to load resource")], console_errors
+
+
+@pytest.fixture
+def artifacts_dir():
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
