@@ -11,13 +11,25 @@ function fakeBrowser() {
   class FakeWebSocket {
     constructor(url) {
       this.url = url;
+      this.readyState = 0;
+      this.sent = [];
       sockets.push(this);
     }
-    open() { this.onopen?.({}); }
-    send(event) { this.onmessage?.({ data: JSON.stringify(event) }); }
-    drop(code = 1006) { this.onclose?.({ code }); }
+    open() {
+      this.readyState = 1;
+      this.onopen?.({});
+    }
+    // what the server sends to the client
+    deliver(event) { this.onmessage?.({ data: JSON.stringify(event) }); }
+    // what the client sends to the server
+    send(text) { this.sent.push(JSON.parse(text)); }
+    drop(code = 1006) {
+      this.readyState = 3;
+      this.onclose?.({ code });
+    }
     close(code) { this.closedWith = code; }
   }
+  const clock = { t: 0, intervals: [] };
   return {
     sockets,
     timers,
@@ -31,6 +43,14 @@ function fakeBrowser() {
       clearTimeout: (id) => {
         if (timers[id]) timers[id].cancelled = true;
       },
+      setInterval: (fn, ms) => clock.intervals.push({ fn, ms }) - 1,
+      clearInterval: (id) => { clock.intervals[id].cancelled = true; },
+      now: () => clock.t,
+    },
+    // advance the clock by `ms`, running the heartbeat when it is due
+    tick(ms) {
+      clock.t += ms;
+      for (const i of clock.intervals) if (!i.cancelled) i.fn();
     },
     fireTimers() {
       for (const t of timers.splice(0)) if (!t.cancelled) t.fn();
@@ -55,14 +75,14 @@ test("reconnect asks for events after the last seq and skips the overlap", () =>
   const first = b.sockets[0];
   assert.equal(first.url, "ws://h/ws/jobs/7/?after=0");
   first.open();
-  [1, 2, 3].forEach((s) => first.send(ev(s)));
+  [1, 2, 3].forEach((s) => first.deliver(ev(s)));
   first.drop();
   b.fireTimers();
   const second = b.sockets[1];
   assert.equal(second.url, "ws://h/ws/jobs/7/?after=3");
   second.open();
   // A server may replay from a slightly older point: events 2 and 3 must not show twice.
-  [2, 3, 4, 5].forEach((s) => second.send(ev(s)));
+  [2, 3, 4, 5].forEach((s) => second.deliver(ev(s)));
   assert.deepEqual(got, [1, 2, 3, 4, 5]);
 });
 
@@ -72,12 +92,12 @@ test("messages from a socket that was replaced are ignored", () => {
   const stream = openEventStream({ makeUrl: (a) => `u?after=${a}`, onEvent: (e) => got.push(e.seq), env: b.env });
   const old = b.sockets[0];
   old.open();
-  old.send(ev(1));
+  old.deliver(ev(1));
   old.drop();
   stream.reconnectNow();
   assert.equal(b.timers.filter((t) => !t.cancelled).length, 0);
-  old.send(ev(2)); // late delivery on the dead socket
-  b.sockets[1].send(ev(2));
+  old.deliver(ev(2)); // late delivery on the dead socket
+  b.sockets[1].deliver(ev(2));
   assert.deepEqual(got, [1, 2]);
 });
 
@@ -122,7 +142,30 @@ test("untracked streams (the jobs list) pass every event and reconnect without ?
   openEventStream({ makeUrl: (a) => jobSocketUrl({ protocol: "https:", host: "lab" }, null, a), tracked: false,
     onEvent: (e) => got.push(e.job), env: b.env });
   assert.equal(b.sockets[0].url, "wss://lab/ws/jobs/");
-  b.sockets[0].send({ job: 1, type: "status", seq: 4 });
-  b.sockets[0].send({ job: 2, type: "status", seq: 4 });
+  b.sockets[0].deliver({ job: 1, type: "status", seq: 4 });
+  b.sockets[0].deliver({ job: 2, type: "status", seq: 4 });
+  assert.deepEqual(got, [1, 2]);
+});
+
+test("heartbeat pings a quiet socket and replaces one that went silent (laptop sleep)", () => {
+  const b = fakeBrowser();
+  const got = [];
+  openEventStream({ makeUrl: (a) => `u?after=${a}`, onEvent: (e) => got.push(e.seq), heartbeatMs: 1000, env: b.env });
+  const ws = b.sockets[0];
+  ws.open();
+  ws.deliver(ev(1));
+  b.tick(1000);
+  assert.deepEqual(ws.sent, [{ type: "ping" }]);
+  ws.deliver({ type: "pong", seq: 1 }); // answers keep it alive and are not events
+  b.tick(1000);
+  b.tick(1000);
+  assert.equal(b.sockets.length, 1);
+  b.tick(1001); // nothing heard for more than two periods: the socket is dead without a close
+  assert.equal(b.sockets.length, 2);
+  assert.equal(ws.closedWith, 4000);
+  assert.equal(b.sockets[1].url, "u?after=1");
+  ws.deliver(ev(2)); // the old socket is ignored even if it wakes up
+  b.sockets[1].open();
+  b.sockets[1].deliver(ev(2));
   assert.deepEqual(got, [1, 2]);
 });

@@ -35,16 +35,34 @@ export function jobSocketUrl(location, jobId, after) {
  * Keeps one websocket open to `makeUrl(lastSeq)`, reopening it after a drop with backoff.
  * Events are passed to `onEvent` once each, in seq order when `tracked` (per-job streams);
  * `onState` gets "connecting" | "open" | "closed" | "fatal" for a connection indicator.
- * `env` holds the browser pieces (WebSocket, setTimeout, clearTimeout) so tests can drive it.
+ * `env` holds the browser pieces (WebSocket, setTimeout, clearTimeout, setInterval,
+ * clearInterval, now) so tests can drive it.
+ * A socket can die silently (laptop sleep, NAT timeout): every `heartbeatMs` the client sends
+ * {"type": "ping"} (the server answers "pong"); a socket that stayed silent for two periods is
+ * given up and replaced.
  * Returns {close(), reconnectNow(), tracker}.
  */
 export function openEventStream({ makeUrl, onEvent, onState = () => {}, onOpen = () => {},
-                                  tracked = true, lastSeq = 0, env = globalThis }) {
+                                  tracked = true, lastSeq = 0, heartbeatMs = 20000, env = globalThis }) {
   const tracker = new SeqTracker(lastSeq);
+  const now = () => (env.now ? env.now() : Date.now());
   let socket = null;
   let timer = null;
   let attempt = 0;
   let stopped = false;
+  let lastHeard = 0;
+  const beat = env.setInterval(() => {
+    if (!socket || socket.readyState !== 1) return;
+    if (now() - lastHeard > 2 * heartbeatMs) {
+      const dead = socket;
+      socket = null;
+      dead.close(4000);
+      onState("closed");
+      connect();
+      return;
+    }
+    socket.send(JSON.stringify({ type: "ping" }));
+  }, heartbeatMs);
 
   function connect() {
     timer = null;
@@ -55,17 +73,20 @@ export function openEventStream({ makeUrl, onEvent, onState = () => {}, onOpen =
     ws.onopen = () => {
       if (ws !== socket) return;
       attempt = 0;
+      lastHeard = now();
       onState("open");
       onOpen();
     };
     ws.onmessage = (message) => {
       if (ws !== socket) return;
+      lastHeard = now();
       let event;
       try {
         event = JSON.parse(message.data);
       } catch {
         return;
       }
+      if (event?.type === "pong") return;
       if (tracked && !tracker.accept(event)) return;
       onEvent(event);
     };
@@ -75,6 +96,7 @@ export function openEventStream({ makeUrl, onEvent, onState = () => {}, onOpen =
       if (stopped) return;
       if (FATAL_CLOSE_CODES.has(close.code)) {
         stopped = true;
+        env.clearInterval(beat);
         onState("fatal", close.code);
         return;
       }
@@ -94,6 +116,7 @@ export function openEventStream({ makeUrl, onEvent, onState = () => {}, onOpen =
     },
     close() {
       stopped = true;
+      env.clearInterval(beat);
       if (timer !== null) env.clearTimeout(timer);
       if (socket) {
         const ws = socket;
