@@ -82,27 +82,30 @@ def job_detail(request, pk):
 def compare(request):
     mine = jobs_for(request.user)
     ids, problem = parse_ids(request.GET.getlist("ids"))
+    picking = "pick" in request.GET or not ids
+    if picking and problem and ids:
+        problem = None  # a selection in progress ("Compare with…" from a job page) is not an error
     jobs = []
     if ids and not problem:
         found = {j.id: j for j in mine.filter(pk__in=ids)}
-        missing = [i for i in ids if i not in found]
-        if missing:
+        if any(i not in found for i in ids):
             raise Http404("no such job")
         jobs = [found[i] for i in ids]
         if len({j.kind for j in jobs}) > 1:
             problem = "Choose jobs of one kind: their params and results only line up within a kind."
+    picking = picking or bool(problem)
     kind = request.GET.get("kind") or (jobs[0].kind if jobs else "")
     candidates = []
-    picking = not jobs or bool(problem) or "pick" in request.GET
     if picking:
         cq = mine.filter(kind=kind) if kind else mine
-        candidates = cq.only("id", "name", "kind", "status", "created_at").order_by("-created_at", "-id")[:60]
-    params_rows, result_rows = compare_rows(jobs) if jobs and not problem else ([], [])
+        candidates = list(cq.only("id", "name", "kind", "status", "created_at").order_by("-created_at", "-id")[:60])
+        # keep the jobs already chosen in the list even when they are older than the newest 60
+        candidates += [j for j in jobs if j not in candidates]
+    params_rows, result_rows = compare_rows(jobs) if jobs and not picking else ([], [])
     return render(request, "frontend/compare.html", {
-        "jobs": jobs if not problem else [], "problem": problem, "kind": kind, "kinds": _kinds(mine),
+        "jobs": jobs, "problem": problem, "kind": kind, "kinds": _kinds(mine), "picking": picking,
         "candidates": candidates, "selected": set(ids), "params_rows": params_rows, "result_rows": result_rows,
-        "picking": picking, "nav": "compare",
-        "boot": {"ids": [j.id for j in jobs] if not problem else []},
+        "nav": "compare", "boot": {"ids": [j.id for j in jobs] if not picking else []},
     })
 
 
