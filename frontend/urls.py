@@ -1,0 +1,2 @@
+# The dashboard pages (issue 3) plug in here.
+urlpatterns = []
