@@ -1,0 +1,49 @@
+# Two commands on a fresh machine: `make run` and `make test` (see README).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+
+.PHONY: run test bench install install-test frontend browser clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+$(VENV)/.installed-base: requirements/base.txt | $(PY)
+	$(PIP) install -q -r requirements/base.txt
+	touch $@
+
+$(VENV)/.installed-test: requirements/base.txt requirements/test.txt | $(PY)
+	$(PIP) install -q -r requirements/test.txt
+	touch $@ $(VENV)/.installed-base
+
+install: $(VENV)/.installed-base
+install-test: $(VENV)/.installed-test
+
+# the chart library comes from npm, pinned by frontend/package-lock.json
+frontend/node_modules/.installed: frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+frontend: $(if $(wildcard frontend/package-lock.json),frontend/node_modules/.installed,)
+
+# browser tests drive Debian's chromium; never a browser downloaded by a test tool
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+run: install frontend
+	$(PY) -m webapp.lab run
+
+test: install-test frontend browser
+	@# pytest's exit 5 means "no tests collected": say so rather than fail
+	$(PY) -m webapp.lab exec -- $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc
+	@if [ -d frontend/tests ]; then node --test frontend/tests/; fi
+
+bench: install-test frontend
+	$(PY) -m webapp.lab exec -- $(PY) -m bench $(BENCH)
+
+clean:
+	rm -rf .lab/test-media bench/results/*.png

@@ -1,0 +1,32 @@
+from django.contrib import admin
+
+from .models import Artifact, Job, JobEvent
+
+
+class ArtifactInline(admin.TabularInline):
+    model = Artifact
+    extra = 0
+    readonly_fields = ("name", "kind", "file", "size", "sha256", "partial", "created_at")
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    list_display = ("id", "kind", "name", "owner", "status", "progress", "attempts", "worker", "created_at")
+    list_filter = ("status", "kind", "queue")
+    search_fields = ("name", "owner__username")
+    readonly_fields = ("created_at", "started_at", "finished_at", "heartbeat_at", "last_seq")
+    inlines = [ArtifactInline]
+
+
+@admin.register(JobEvent)
+class JobEventAdmin(admin.ModelAdmin):
+    list_display = ("job", "seq", "type", "ts")
+    list_filter = ("type",)
+    raw_id_fields = ("job",)
+
+
+@admin.register(Artifact)
+class ArtifactAdmin(admin.ModelAdmin):
+    list_display = ("id", "job", "name", "kind", "size", "partial", "created_at")
+    list_filter = ("kind", "partial")
+    raw_id_fields = ("job",)

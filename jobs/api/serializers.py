@@ -1,0 +1,120 @@
+from django.urls import reverse
+from pydantic import ValidationError as PydanticValidationError
+from rest_framework import serializers
+
+from ..models import Artifact, Job, JobEvent
+from ..registry import KINDS, available_kinds
+from ..resolve import BadReference, lookup
+from ..workers import waiting_reason
+
+
+def pydantic_errors(exc: PydanticValidationError) -> dict:
+    """{"n_samples": ["..."], "model.means": ["..."]}: the field named by its dotted path."""
+    out: dict[str, list[str]] = {}
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        out.setdefault(loc or "non_field_errors", []).append(err["msg"])
+    return out
+
+
+def _has_key(obj, key, depth=0) -> bool:
+    if depth > 64:
+        return True
+    if isinstance(obj, dict):
+        return key in obj or any(_has_key(v, key, depth + 1) for v in obj.values())
+    if isinstance(obj, list):
+        return any(_has_key(v, key, depth + 1) for v in obj)
+    return False
+
+
+class JobSerializer(serializers.ModelSerializer):
+    owner = serializers.CharField(source="owner.username", read_only=True)
+    waiting_reason = serializers.SerializerMethodField()
+    input_artifacts = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    outputs_used_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Job
+        fields = ["id", "name", "kind", "params", "status", "progress", "result", "error", "created_at",
+                  "started_at", "finished_at", "owner", "attempts", "max_attempts", "queue", "worker",
+                  "waiting_reason", "input_artifacts", "outputs_used_by"]
+        read_only_fields = fields
+
+    def get_waiting_reason(self, job) -> str | None:
+        if job.status != Job.Status.QUEUED:
+            return None
+        return waiting_reason(job.queue, self.context.get("live_queues"))
+
+    def get_outputs_used_by(self, job) -> list[int]:
+        used = getattr(job, "_used_by", None)
+        if used is not None:
+            return used
+        return sorted(set(Job.objects.filter(input_artifacts__job=job).values_list("id", flat=True)))
+
+
+class JobCreateSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=sorted(KINDS))
+    params = serializers.JSONField(required=False, default=dict)
+    name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+
+    def validate(self, attrs):
+        kind = KINDS[attrs["kind"]]
+        try:
+            kind.params  # noqa: B018
+        except ImportError:
+            raise serializers.ValidationError({"kind": [f"'{kind.name}' jobs are not installed on this server"]})
+        raw = attrs.get("params") or {}
+        if not isinstance(raw, dict):
+            raise serializers.ValidationError({"params": ["must be a JSON object"]})
+        if _has_key(raw, "path"):
+            raise serializers.ValidationError(
+                {"params": ["'path' is for terminal runs only; refer to a model by {\"artifact\": id}"]})
+        try:
+            params = kind.params.model_validate(raw)
+        except PydanticValidationError as exc:
+            raise serializers.ValidationError({"params": pydantic_errors(exc)})
+        except (ValueError, TypeError, RecursionError) as exc:
+            raise serializers.ValidationError({"params": [str(exc)[:500]]})
+        dumped = params.model_dump(mode="json", exclude_none=True)
+        try:
+            refs = lookup(dumped, self.context["request"].user)
+        except BadReference as exc:
+            raise serializers.ValidationError({"params": {exc.field: [str(exc)]}})
+        attrs["validated_params"] = params
+        attrs["params"] = dumped
+        attrs["input_artifacts"] = [art for _f, _r, art in refs]
+        return attrs
+
+
+class EventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = JobEvent
+        fields = ["seq", "type", "data", "ts"]
+
+
+class ArtifactSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+    job = serializers.IntegerField(source="job_id", read_only=True)
+    job_name = serializers.CharField(source="job.name", read_only=True)
+    job_kind = serializers.CharField(source="job.kind", read_only=True)
+
+    class Meta:
+        model = Artifact
+        fields = ["id", "name", "kind", "size", "sha256", "url", "partial", "job", "job_name", "job_kind",
+                  "created_at"]
+
+    def get_url(self, art) -> str:
+        return reverse("artifact-download", args=[art.pk])
+
+
+class JobKindSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    title = serializers.CharField()
+    description = serializers.CharField()
+    params_schema = serializers.JSONField()
+    queue = serializers.CharField()
+
+    @staticmethod
+    def rows():
+        return [{"name": k.name, "title": k.title, "description": k.description,
+                 "params_schema": k.params_schema(), "queue": k.queue} for k in available_kinds()]

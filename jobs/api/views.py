@@ -1,0 +1,245 @@
+from django.db import transaction
+from django.db.models import Sum
+from django.http import FileResponse, Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from django.conf import settings
+from django.utils import timezone
+
+from ..access import artifacts_for, jobs_for
+from ..events import record
+from ..models import Artifact, Job, JobEvent
+from ..registry import get_kind
+from ..tasks import enqueue
+from ..workers import live_queues, online
+from .serializers import ArtifactSerializer, EventSerializer, JobCreateSerializer, JobKindSerializer, JobSerializer
+
+MAX_EVENTS_PER_PAGE = 5000
+
+
+def _int_param(request, name, default, lo=0, hi=None):
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationError({name: ["must be an integer"]})
+    if value < lo or (hi is not None and value > hi):
+        raise ValidationError({name: [f"must be between {lo} and {hi}" if hi is not None else f"must be >= {lo}"]})
+    return value
+
+
+def create_job(user, kind_name, params, name, input_artifacts) -> Job:
+    kind = get_kind(kind_name)
+    with transaction.atomic():
+        # lock the user's row so two concurrent submits cannot both slip under the cap
+        type(user).objects.select_for_update().filter(pk=user.pk).first()
+        active = Job.objects.filter(owner=user, status__in=Job.ACTIVE).count()
+        if active >= settings.LAB_MAX_ACTIVE_JOBS:
+            raise TooManyJobs(active)
+        used = Artifact.objects.filter(job__owner=user).aggregate(s=Sum("size"))["s"] or 0
+        if used >= settings.LAB_MAX_ARTIFACT_BYTES:
+            raise StorageFull(used)
+        job = Job.objects.create(owner=user, kind=kind.name, params=params, name=name,
+                                 queue=kind.queue_for(kind.params.model_validate(params)),
+                                 max_attempts=settings.LAB_MAX_ATTEMPTS)
+        if input_artifacts:
+            job.input_artifacts.set(input_artifacts)
+        record(job, [("status", {"status": "queued"})])
+        enqueue(job)
+    return job
+
+
+class TooManyJobs(Exception):
+    pass
+
+
+class StorageFull(Exception):
+    pass
+
+
+@extend_schema(tags=["jobs"])
+class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
+    serializer_class = JobSerializer
+
+    def get_throttles(self):
+        self.throttle_scope = "submit" if self.action in ("create", "retry") else None
+        return super().get_throttles()
+
+    def get_queryset(self):
+        qs = jobs_for(self.request.user).select_related("owner").prefetch_related("input_artifacts")
+        if self.action == "list":
+            status_ = self.request.query_params.get("status")
+            kind = self.request.query_params.get("kind")
+            if status_:
+                if status_ not in Job.Status.values:
+                    raise ValidationError({"status": [f"one of {', '.join(Job.Status.values)}"]})
+                qs = qs.filter(status=status_)
+            if kind:
+                qs = qs.filter(kind=kind)
+        return qs
+
+    def get_serializer_context(self):
+        ctx = super().get_serializer_context()
+        ctx["live_queues"] = live_queues()
+        return ctx
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        if page is not None:
+            _attach_used_by(page)
+        return page
+
+    def get_serializer_class(self):
+        return JobCreateSerializer if self.action == "create" else JobSerializer
+
+    @extend_schema(
+        parameters=[OpenApiParameter("status", str, enum=list(Job.Status.values)), OpenApiParameter("kind", str)])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(request=JobCreateSerializer, responses={201: JobSerializer})
+    def create(self, request, *args, **kwargs):
+        ser = JobCreateSerializer(data=request.data, context={"request": request})
+        ser.is_valid(raise_exception=True)
+        d = ser.validated_data
+        try:
+            job = create_job(request.user, d["kind"], d["params"], d.get("name", ""), d["input_artifacts"])
+        except TooManyJobs as exc:
+            return Response({"detail": f"you have {exc.args[0]} queued or running jobs, the limit is "
+                                       f"{settings.LAB_MAX_ACTIVE_JOBS}; wait for some to finish or cancel them"},
+                            status=status.HTTP_429_TOO_MANY_REQUESTS)
+        except StorageFull as exc:
+            return Response({"detail": f"your artifacts use {exc.args[0]} bytes, the limit is "
+                                       f"{settings.LAB_MAX_ARTIFACT_BYTES}; delete some jobs first"},
+                            status=status.HTTP_507_INSUFFICIENT_STORAGE)
+        return Response(JobSerializer(job, context=self.get_serializer_context()).data,
+                        status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={202: JobSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        job = self.get_object()
+        with transaction.atomic():
+            job = Job.objects.select_for_update().get(pk=job.pk)
+            if job.is_finished:
+                return Response({"detail": f"job already {job.status}"}, status=status.HTTP_409_CONFLICT)
+            if job.status == Job.Status.QUEUED:
+                # never started: it ends now; a message still in the broker finds it finished and does nothing
+                record(job, [("status", {"status": "cancelled"})],
+                       {"status": Job.Status.CANCELLED, "cancel_requested": True, "finished_at": timezone.now()})
+            else:
+                record(job, [("log", {"text": f"cancel requested by {request.user.username}"})],
+                       {"cancel_requested": True})
+        job.refresh_from_db()
+        return Response(JobSerializer(job, context=self.get_serializer_context()).data,
+                        status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={201: JobSerializer})
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk=None):
+        old = self.get_object()
+        ser = JobCreateSerializer(data={"kind": old.kind, "params": old.params, "name": old.name},
+                                  context={"request": request})
+        ser.is_valid(raise_exception=True)
+        d = ser.validated_data
+        try:
+            job = create_job(request.user, d["kind"], d["params"], d["name"], d["input_artifacts"])
+        except (TooManyJobs, StorageFull):
+            return Response({"detail": "over your job or storage limit"}, status=status.HTTP_429_TOO_MANY_REQUESTS)
+        return Response(JobSerializer(job, context=self.get_serializer_context()).data,
+                        status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("after", int, description="only events with a larger seq"),
+                    OpenApiParameter("limit", int, description=f"at most this many (<= {MAX_EVENTS_PER_PAGE})")],
+        responses=EventSerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def events(self, request, pk=None):
+        job = self.get_object()
+        after = _int_param(request, "after", 0)
+        limit = _int_param(request, "limit", MAX_EVENTS_PER_PAGE, lo=1, hi=MAX_EVENTS_PER_PAGE)
+        rows = JobEvent.objects.filter(job=job, seq__gt=after).order_by("seq")[:limit]
+        return Response([r.as_dict() for r in rows])
+
+    @extend_schema(responses=ArtifactSerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def artifacts(self, request, pk=None):
+        job = self.get_object()
+        return Response(ArtifactSerializer(job.artifacts.select_related("job"), many=True).data)
+
+
+def _attach_used_by(jobs):
+    """One query for the 'used by' links of a whole page (no N+1)."""
+    ids = [j.pk for j in jobs]
+    pairs = Job.input_artifacts.through.objects.filter(artifact__job_id__in=ids).values_list(
+        "artifact__job_id", "job_id")
+    used: dict[int, set[int]] = {i: set() for i in ids}
+    for producer, consumer in pairs:
+        used[producer].add(consumer)
+    for j in jobs:
+        j._used_by = sorted(used[j.pk])
+
+
+@extend_schema(tags=["artifacts"])
+class ArtifactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = ArtifactSerializer
+
+    def get_queryset(self):
+        qs = artifacts_for(self.request.user).select_related("job").order_by("-created_at", "-id")
+        kind = self.request.query_params.get("kind")
+        if kind:
+            qs = qs.filter(kind=kind)
+        return qs
+
+    @extend_schema(parameters=[OpenApiParameter("kind", str)])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    @action(detail=True, methods=["get"])
+    def download(self, request, pk=None):
+        art = self.get_object()
+        try:
+            f = art.file.open("rb")
+        except FileNotFoundError:
+            raise Http404("the artifact's file is missing")
+        return FileResponse(f, as_attachment=True, filename=art.name, content_type=content_type(art.name))
+
+
+CONTENT_TYPES = {".png": "image/png", ".json": "application/json", ".npy": "application/octet-stream",
+                 ".safetensors": "application/octet-stream", ".fasta": "text/plain", ".txt": "text/plain",
+                 ".csv": "text/csv"}
+
+
+def content_type(name: str) -> str:
+    import os
+
+    return CONTENT_TYPES.get(os.path.splitext(name)[1].lower(), "application/octet-stream")
+
+
+@extend_schema(tags=["jobs"], responses=JobKindSerializer(many=True))
+class JobKindList(APIView):
+    def get(self, request):
+        return Response(JobKindSerializer.rows())
+
+
+@extend_schema(tags=["workers"])
+class WorkerList(APIView):
+    def get(self, request):
+        running = {}
+        for job_id, worker in Job.objects.filter(status=Job.Status.RUNNING).values_list("id", "worker"):
+            running.setdefault(worker, []).append(job_id)
+        rows = []
+        for w in online():
+            active = running.get(w["name"], [])
+            if not request.user.is_staff:
+                active = list(jobs_for(request.user).filter(pk__in=active).values_list("id", flat=True))
+            rows.append({"name": w["name"], "queues": w["queues"], "active": active, "devices": w["devices"]})
+        return Response(rows)

@@ -1,0 +1,109 @@
+"""Websockets: a job's events (replay from the database, then live) and a user's job statuses.
+
+The database is the truth. On connect the consumer joins the job's group first, then
+replays stored events after `?after=`; live messages that arrive meanwhile wait in the
+channel and are deduplicated by `seq` afterwards. A gap in the live stream (the channel
+layer drops silently when full) is filled from the database, so a client sees every
+event once, in order.
+"""
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from .access import jobs_for
+from .events import job_group, user_group
+from .models import JobEvent
+
+REPLAY_BATCH = 2000
+
+
+class JobEventsConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self):
+        self.group = None
+        user = self.scope.get("user")
+        await self.accept()
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        try:
+            job_id = int(self.scope["url_route"]["kwargs"]["job_id"])
+            after = int(parse_qs(self.scope.get("query_string", b"").decode()).get("after", ["0"])[0])
+        except (KeyError, ValueError):
+            await self.close(code=4400)
+            return
+        if not await self._visible(user, job_id):
+            await self.close(code=4404)
+            return
+        self.job_id, self.last_seq = job_id, max(after, 0)
+        self.group = job_group(job_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self._catch_up()
+
+    async def disconnect(self, code):
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs):
+        # clients only listen; a ping gets a pong so they can detect dead connections
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"type": "pong", "seq": self.last_seq})
+
+    async def job_event(self, message):
+        event = message["event"]
+        seq = event["seq"]
+        if seq <= self.last_seq:
+            return
+        if seq > self.last_seq + 1:
+            await self._catch_up(until=seq - 1)
+            if seq <= self.last_seq:
+                return
+        await self.send_json(event)
+        self.last_seq = seq
+
+    async def _catch_up(self, until=None):
+        while True:
+            rows = await self._events_after(self.last_seq, until)
+            for event in rows:
+                await self.send_json(event)
+                self.last_seq = event["seq"]
+            if len(rows) < REPLAY_BATCH:
+                return
+
+    @database_sync_to_async
+    def _visible(self, user, job_id):
+        return jobs_for(user).filter(pk=job_id).exists()
+
+    @database_sync_to_async
+    def _events_after(self, after, until):
+        qs = JobEvent.objects.filter(job_id=self.job_id, seq__gt=after)
+        if until is not None:
+            qs = qs.filter(seq__lte=until)
+        return [e.as_dict() for e in qs.order_by("seq")[:REPLAY_BATCH]]
+
+
+class UserJobsConsumer(AsyncJsonWebsocketConsumer):
+    """Status and progress of all the user's jobs, each event with "job": id."""
+
+    async def connect(self):
+        self.group = None
+        user = self.scope.get("user")
+        await self.accept()
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        self.group = user_group(user.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+
+    async def disconnect(self, code):
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs):
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"type": "pong"})
+
+    async def job_event(self, message):
+        await self.send_json(message["event"])

@@ -1,0 +1,97 @@
+"""The database row is the truth; websocket messages are a view of it."""
+from django.conf import settings
+from django.db import models
+
+
+class Job(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
+    name = models.CharField(max_length=200, blank=True)
+    kind = models.CharField(max_length=32)
+    params = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    progress = models.FloatField(default=0.0)
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    max_attempts = models.PositiveIntegerField(default=3)
+    queue = models.CharField(max_length=32, default="gpu")
+    worker = models.CharField(max_length=200, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    last_seq = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    input_artifacts = models.ManyToManyField("Artifact", blank=True, related_name="used_by")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # the dashboard lists a user's jobs newest first, filtered by status and kind
+            models.Index(fields=["owner", "-created_at"]),
+            models.Index(fields=["owner", "status", "-created_at"]),
+            models.Index(fields=["owner", "kind", "-created_at"]),
+            models.Index(fields=["status", "heartbeat_at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} #{self.pk} {self.name}".strip()
+
+    @property
+    def is_finished(self):
+        return self.status in self.FINISHED
+
+
+class JobEvent(models.Model):
+    class Type(models.TextChoices):
+        STATUS = "status"
+        PROGRESS = "progress"
+        METRIC = "metric"
+        LOG = "log"
+        ARTIFACT = "artifact"
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveBigIntegerField()
+    type = models.CharField(max_length=16, choices=Type.choices)
+    data = models.JSONField(default=dict)
+    ts = models.DateTimeField()
+
+    class Meta:
+        ordering = ["job", "seq"]
+        constraints = [models.UniqueConstraint(fields=["job", "seq"], name="unique_seq_per_job")]
+
+    def as_dict(self):
+        return {"seq": self.seq, "type": self.type, "data": self.data, "ts": self.ts.isoformat()}
+
+
+def artifact_upload_to(instance, filename):
+    return f"jobs/{instance.job_id}/{filename}"
+
+
+class Artifact(models.Model):
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="artifacts")
+    name = models.CharField(max_length=255)
+    kind = models.CharField(max_length=32)
+    file = models.FileField(upload_to=artifact_upload_to, max_length=500)
+    size = models.PositiveBigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64)
+    partial = models.BooleanField(default=False, help_text="written by a job that did not finish")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["job", "id"]
+        constraints = [models.UniqueConstraint(fields=["job", "name"], name="unique_artifact_name_per_job")]
+        indexes = [models.Index(fields=["kind", "job"])]
+
+    def __str__(self):
+        return f"{self.name} ({self.kind}) of job #{self.job_id}"

@@ -1,0 +1,163 @@
+"""The Reporter a worker hands to `ml.<kind>.run`: every call becomes a JobEvent.
+
+High-rate `progress` / `metric` calls are buffered and written by a flusher thread at
+most every LAB_EVENT_FLUSH_SECONDS (~20 writes/s per job): progress keeps only its last
+value, metric points are all kept and written in one batch. `log`, `artifact` and
+status changes flush at once, after what was buffered before them, so order holds.
+A failed write (database restarting) keeps the buffer and is retried: no event lost.
+The same thread beats the job's heartbeat and reads its cancel flag, so `should_stop()`
+is a memory read.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.db.utils import DatabaseError, InterfaceError
+from django.utils import timezone
+
+from .events import append_events, broadcast
+from .models import Artifact, Job
+
+log = logging.getLogger(__name__)
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class JobReporter:
+    def __init__(self, job: Job, out_dir: Path):
+        self.job_id = job.pk
+        self.owner_id = job.owner_id
+        self.attempt = job.attempts
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()  # one writer at a time, or a batch could be written twice
+        self._wake = threading.Condition(self._lock)
+        self._pending: list[tuple[str, dict]] = []
+        self._pending_progress: dict | None = None
+        self._job_updates: dict = {}
+        self._cancel = False
+        self._closed = False
+        self._last_beat = 0.0
+        self._thread = threading.Thread(target=self._loop, name=f"reporter-{job.pk}", daemon=True)
+        self._thread.start()
+
+    # --- the Reporter protocol (ml/reporting.py) ---
+
+    def progress(self, done, total):
+        total = max(int(total), 1)
+        with self._lock:
+            self._pending_progress = {"done": int(done), "total": total}
+            self._job_updates["progress"] = min(max(done / total, 0.0), 1.0)
+
+    def metric(self, name, value, step):
+        value = float(value)
+        # JSON has no NaN/inf; keep the point visible as null rather than break the stream
+        value = value if value == value and abs(value) != float("inf") else None
+        with self._lock:
+            self._queue_progress()
+            self._pending.append(("metric", {"name": str(name), "value": value, "step": int(step)}))
+
+    def log(self, text):
+        with self._lock:
+            self._queue_progress()
+            self._pending.append(("log", {"text": str(text)[:10000]}))
+        self.flush()
+
+    def artifact(self, name, path, kind):
+        path = Path(path)
+        size = path.stat().st_size
+        digest = sha256_of(path)
+        rel = path.resolve().relative_to(Path(settings.MEDIA_ROOT).resolve())
+        art, _ = Artifact.objects.update_or_create(
+            job_id=self.job_id, name=str(name),
+            defaults={"kind": kind, "file": str(rel), "size": size, "sha256": digest, "partial": False},
+        )
+        with self._lock:
+            self._queue_progress()
+            self._pending.append(("artifact", {"id": art.pk, "name": art.name, "kind": art.kind}))
+        self.flush()
+
+    def should_stop(self):
+        return self._cancel
+
+    # --- used by the task ---
+
+    def close(self):
+        with self._lock:
+            self._closed = True
+            self._wake.notify_all()
+        self._thread.join(timeout=5)
+        self.flush(retry_for=120.0)
+
+    def flush(self, retry_for: float = 0.0):
+        """Write what is buffered; with `retry_for`, keep trying that long (database restarting)."""
+        deadline = time.monotonic() + retry_for
+        while True:
+            try:
+                with self._flush_lock:
+                    self._flush_once()
+                return
+            except (DatabaseError, InterfaceError):
+                log.warning("job %s: event write failed, will retry", self.job_id, exc_info=True)
+                connection.close()
+                if time.monotonic() >= deadline:
+                    if retry_for:
+                        raise
+                    return
+                time.sleep(0.5)  # back-off between reconnects to a restarting database
+
+    # --- internals ---
+
+    def _queue_progress(self):
+        if self._pending_progress is not None:
+            self._pending.append(("progress", self._pending_progress))
+            self._pending_progress = None
+
+    def _flush_once(self):
+        with self._lock:
+            self._queue_progress()
+            items, updates = list(self._pending), dict(self._job_updates)
+        beat = time.monotonic() - self._last_beat >= settings.LAB_HEARTBEAT_SECONDS
+        if not items and not updates and not beat:
+            return
+        if beat:
+            updates["heartbeat_at"] = timezone.now()
+        rows = append_events(self.job_id, items, updates) if (items or updates) else []
+        with self._lock:
+            # only drop what was written; calls made meanwhile stay queued
+            del self._pending[: len(items)]
+            for k, v in updates.items():
+                if self._job_updates.get(k) == v:
+                    self._job_updates.pop(k, None)
+        if beat:
+            self._last_beat = time.monotonic()
+            self._cancel = Job.objects.filter(pk=self.job_id).values_list("cancel_requested", flat=True).first() or False
+        broadcast(self.job_id, self.owner_id, rows)
+
+    def _loop(self):
+        period = settings.LAB_EVENT_FLUSH_SECONDS
+        try:
+            while True:
+                with self._lock:
+                    if self._closed:
+                        return
+                    self._wake.wait(timeout=period)
+                    if self._closed:
+                        return
+                self.flush()
+        finally:
+            close_old_connections()
+            connection.close()

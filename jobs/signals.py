@@ -1,0 +1,45 @@
+"""Worker presence: the worker's main process beats its queues into Redis."""
+from __future__ import annotations
+
+import logging
+import threading
+
+from celery.signals import worker_ready, worker_shutdown
+
+log = logging.getLogger(__name__)
+_stop = threading.Event()
+_names: list[str] = []
+
+
+@worker_ready.connect
+def start_presence(sender=None, **kwargs):
+    from django.conf import settings
+
+    from . import workers
+
+    name = sender.hostname
+    queues = [q.name for q in sender.task_consumer.queues] if sender.task_consumer else []
+    _names.append(name)
+    period = max(1.0, settings.LAB_WORKER_STALE_SECONDS / 6)
+
+    def loop():
+        while not _stop.is_set():
+            try:
+                workers.beat(name, queues, workers.devices())
+            except Exception:  # Redis restarting: beat again next period
+                log.warning("worker presence beat failed", exc_info=True)
+            _stop.wait(period)
+
+    threading.Thread(target=loop, name="presence", daemon=True).start()
+
+
+@worker_shutdown.connect
+def stop_presence(sender=None, **kwargs):
+    from . import workers
+
+    _stop.set()
+    for name in _names:
+        try:
+            workers.forget(name)
+        except Exception:  # Redis gone: the record expires by itself
+            pass

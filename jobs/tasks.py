@@ -1,0 +1,125 @@
+"""One Celery task runs every kind of job; the kind's runner comes from the registry."""
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from datetime import timedelta
+from pathlib import Path
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.utils import DatabaseError, InterfaceError
+from django.utils import timezone
+
+from ml.reporting import Cancelled
+
+from .events import record
+from .models import Artifact, Job
+from .registry import get_kind
+from .reporter import JobReporter
+from .resolve import resolve_artifacts
+
+log = logging.getLogger(__name__)
+
+
+def job_dir(job_id: int) -> Path:
+    return Path(settings.MEDIA_ROOT) / "jobs" / str(job_id)
+
+
+def _claim(job_id: int, worker: str) -> Job | None:
+    """Mark the job running for this attempt, or return None if there is nothing to do.
+
+    Idempotent against redelivery: a finished job is left alone, and so is a job another
+    live worker is running (its heartbeat is fresh)."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.is_finished:
+            return None
+        if job.cancel_requested:
+            record(job, [("status", {"status": "cancelled"})],
+                   {"status": Job.Status.CANCELLED, "finished_at": timezone.now()})
+            return None
+        stale = timezone.now() - timedelta(seconds=settings.LAB_WORKER_STALE_SECONDS)
+        if job.status == Job.Status.RUNNING and job.worker != worker and job.heartbeat_at and job.heartbeat_at > stale:
+            return None
+        if job.attempts >= job.max_attempts:
+            reason = f"gave up after {job.attempts} attempts: the worker was lost each time"
+            record(job, [("status", {"status": "failed", "error": reason})],
+                   {"status": Job.Status.FAILED, "error": reason, "finished_at": timezone.now()})
+            return None
+        resumed = job.attempts > 0
+        job.attempts += 1
+        job.status = Job.Status.RUNNING
+        job.worker = worker
+        job.started_at = job.started_at or timezone.now()
+        job.heartbeat_at = timezone.now()
+        job.save(update_fields=["attempts", "status", "worker", "started_at", "heartbeat_at"])
+        items = [("status", {"status": "running"})]
+        if resumed:
+            items.append(("log", {"text": f"attempt {job.attempts} of {job.max_attempts} on {worker} "
+                                          f"(the previous worker was lost)"}))
+        record(job, items)
+    return job
+
+
+def _finish(job: Job, attempt: int, status: str, fields: dict) -> bool:
+    """Set the final state and its event in one transaction, once: only the attempt that
+    holds the job may finish it. Retried while the database restarts."""
+    data = {"status": status, **({"error": fields["error"]} if fields.get("error") else {})}
+    fields = {**fields, "status": status, "finished_at": timezone.now()}
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with transaction.atomic():
+                locked = Job.objects.select_for_update().only("status", "attempts").get(pk=job.pk)
+                if locked.status != Job.Status.RUNNING or locked.attempts != attempt:
+                    return False
+                record(job, [("status", data)], fields)
+                return True
+        except (DatabaseError, InterfaceError):
+            connection.close()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)  # back-off while the database restarts
+
+
+@shared_task(name="jobs.run_job", acks_late=True, reject_on_worker_lost=True)
+def run_job(job_id: int) -> None:
+    worker = run_job.request.hostname or "worker"
+    job = _claim(job_id, worker)
+    if job is None:
+        return
+    attempt = job.attempts
+    kind = get_kind(job.kind)
+    reporter = JobReporter(job, job_dir(job.pk))
+    final, error, result = Job.Status.FAILED, "", None
+    try:
+        params = kind.params.model_validate(resolve_artifacts(job.params, job.owner))
+        result = kind.runner(params, reporter)
+        final = Job.Status.SUCCEEDED
+    except Cancelled:
+        final = Job.Status.CANCELLED
+        Artifact.objects.filter(job=job).update(partial=True)
+        reporter.log("cancelled: stopped at the last step boundary; artifacts written so far are kept, marked partial")
+    except SoftTimeLimitExceeded:
+        error = f"time limit of {kind.soft_time_limit} s for '{kind.name}' jobs exceeded"
+    except Exception as exc:  # the job failed, not the platform: record why, keep the worker alive
+        error = f"{type(exc).__name__}: {exc}"
+        reporter.log(traceback.format_exc(limit=20))
+        log.warning("job %s failed: %s", job.pk, error)
+    try:
+        reporter.close()
+    finally:
+        _finish(job, attempt, final, {"error": error, "result": result,
+                                      **({"progress": 1.0} if final == Job.Status.SUCCEEDED else {})})
+
+
+def enqueue(job: Job) -> None:
+    """Send the job to its queue once the row is committed (the worker must find it)."""
+    kind = get_kind(job.kind)
+    job_id, queue = job.pk, job.queue
+    transaction.on_commit(lambda: run_job.apply_async(
+        args=[job_id], queue=queue, soft_time_limit=kind.soft_time_limit, time_limit=kind.time_limit))

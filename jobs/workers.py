@@ -1,0 +1,78 @@
+"""Which workers are online and which queues they serve.
+
+Each worker's main process writes a small record to Redis every few seconds (with a
+TTL), so the dashboard and the "waiting: no worker on queue X" reason cost one Redis
+read, not a Celery broadcast.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+import redis
+from django.conf import settings
+
+_client = None
+
+
+def client() -> redis.Redis:
+    global _client
+    if _client is None:
+        _client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    return _client
+
+
+def _key(name: str) -> str:
+    return f"{settings.LAB_KEY_PREFIX}worker:{name}"
+
+
+def beat(name: str, queues: list[str], devices) -> None:
+    record = {"name": name, "queues": sorted(queues), "devices": devices, "ts": time.time()}
+    client().set(_key(name), json.dumps(record), ex=int(settings.LAB_WORKER_STALE_SECONDS))
+
+
+def forget(name: str) -> None:
+    client().delete(_key(name))
+
+
+def online() -> list[dict]:
+    try:
+        keys = sorted(client().scan_iter(match=_key("*"), count=100))
+        values = client().mget(keys) if keys else []
+    except redis.RedisError:
+        return []
+    return [json.loads(v) for v in values if v]
+
+
+def live_queues() -> set[str]:
+    return {q for w in online() for q in w["queues"]}
+
+
+def waiting_reason(queue: str, queues: set[str] | None = None) -> str | None:
+    queues = live_queues() if queues is None else queues
+    if queue not in queues:
+        return f"waiting: no worker on queue {queue}"
+    return None
+
+
+def devices() -> list[dict] | str:
+    """GPU name, memory and utilisation through NVML where present; "CPU" otherwise."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+    except Exception:
+        return "CPU"
+    out = []
+    try:
+        for i in range(pynvml.nvmlDeviceGetCount()):
+            h = pynvml.nvmlDeviceGetHandleByIndex(i)
+            mem = pynvml.nvmlDeviceGetMemoryInfo(h)
+            util = pynvml.nvmlDeviceGetUtilizationRates(h)
+            name = pynvml.nvmlDeviceGetName(h)
+            out.append({"name": name.decode() if isinstance(name, bytes) else name,
+                        "memory_used": int(mem.used), "memory_total": int(mem.total),
+                        "utilization": int(util.gpu)})
+    finally:
+        pynvml.nvmlShutdown()
+    return out or "CPU"

@@ -1,0 +1,151 @@
+"""REST: create, validate, list, filter, cancel, retry, events: the contract of API.md."""
+import pytest
+from rest_framework.test import APIClient
+
+from jobs.models import Job
+
+pytestmark = pytest.mark.django_db
+
+GMM = {"type": "gmm", "means": [[-2.0, 0.0], [2.0, 0.0]], "stds": [0.5, 0.5], "weights": [0.5, 0.5]}
+
+
+def test_create_answers_201_with_the_job(api, user):
+    r = api.post("/api/jobs/", {"kind": "sample", "params": {"model": GMM, "nfe": 10, "n_samples": 100}},
+                 format="json")
+    assert r.status_code == 201, r.content
+    body = r.json()
+    assert set(body) >= {"id", "name", "kind", "params", "status", "progress", "result", "error", "created_at",
+                         "started_at", "finished_at", "owner"}
+    assert body["status"] == "queued" and body["owner"] == "alice" and body["kind"] == "sample"
+    # the stored params are the validated ones, defaults filled in: the job is reproducible
+    assert body["params"]["nfe"] == 10 and "sampler" in body["params"] and "seed" in body["params"]
+
+
+@pytest.mark.parametrize("params, field", [
+    ({"n_samples": -5}, "n_samples"),
+    ({"n_samples": 10**9}, "n_samples"),
+    ({"nfe": "ten"}, "nfe"),
+    ({"sampler": "magic"}, "sampler"),
+    ({"no_such_param": 1}, "no_such_param"),
+    ({"model": {"type": "gmm", "means": [[0.0, 0.0]], "stds": [-1.0], "weights": [1.0]}}, "model"),
+])
+def test_bad_params_answer_400_naming_the_field(api, params, field):
+    r = api.post("/api/jobs/", {"kind": "sample", "params": params}, format="json")
+    assert r.status_code == 400, r.content
+    errors = r.json()["params"]
+    assert any(k == field or k.startswith(field + ".") for k in errors), errors
+    assert Job.objects.count() == 0
+
+
+def test_unknown_kind_is_400_on_kind(api):
+    r = api.post("/api/jobs/", {"kind": "teleport", "params": {}}, format="json")
+    assert r.status_code == 400 and "kind" in r.json()
+
+
+def test_params_must_be_an_object(api):
+    r = api.post("/api/jobs/", {"kind": "sample", "params": [1, 2]}, format="json")
+    assert r.status_code == 400 and "params" in r.json()
+
+
+def test_a_model_path_is_refused_over_the_api(api):
+    r = api.post("/api/jobs/", {"kind": "sample", "params": {"model": {"path": "/etc"}}}, format="json")
+    assert r.status_code == 400 and "params" in r.json()
+
+
+def test_someone_elses_artifact_is_refused_with_the_field_named(api, other_user, make_job):
+    from jobs.models import Artifact
+
+    theirs = make_job(owner=other_user)
+    art = Artifact.objects.create(job=theirs, name="model.safetensors", kind="model", file="x", size=1, sha256="0")
+    r = api.post("/api/jobs/", {"kind": "sample", "params": {"model": {"artifact": art.pk}}}, format="json")
+    assert r.status_code == 400
+    assert "model.artifact" in r.json()["params"]
+
+
+def test_list_filters_and_paginates(api, make_job):
+    for _ in range(3):
+        make_job()
+    done = make_job()
+    Job.objects.filter(pk=done.pk).update(status="succeeded")
+    r = api.get("/api/jobs/")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["count"] == 4 and set(body) == {"count", "next", "previous", "results"}
+    assert api.get("/api/jobs/?status=succeeded").json()["count"] == 1
+    assert api.get("/api/jobs/?kind=train").json()["count"] == 0
+    assert api.get("/api/jobs/?status=bogus").status_code == 400
+
+
+def test_other_users_jobs_are_404_everywhere(api, other_user, make_job):
+    theirs = make_job(owner=other_user)
+    for method, path in [("get", f"/api/jobs/{theirs.pk}/"), ("post", f"/api/jobs/{theirs.pk}/cancel/"),
+                         ("post", f"/api/jobs/{theirs.pk}/retry/"), ("get", f"/api/jobs/{theirs.pk}/events/"),
+                         ("get", f"/api/jobs/{theirs.pk}/artifacts/")]:
+        assert getattr(api, method)(path).status_code == 404, path
+    assert api.get("/api/jobs/").json()["count"] == 0
+    assert Job.objects.get(pk=theirs.pk).status == "queued"
+
+
+def test_without_login_every_endpoint_is_refused(make_job):
+    job = make_job()
+    anon = APIClient()
+    for path in ["/api/jobs/", f"/api/jobs/{job.pk}/", "/api/job-kinds/", f"/api/jobs/{job.pk}/events/"]:
+        assert anon.get(path).status_code in (401, 403), path
+
+
+def test_cancel_of_a_queued_job_ends_it_cancelled(api, make_job):
+    job = make_job()
+    r = api.post(f"/api/jobs/{job.pk}/cancel/")
+    assert r.status_code == 202 and r.json()["status"] == "cancelled"
+    assert api.post(f"/api/jobs/{job.pk}/cancel/").status_code == 409
+
+
+def test_retry_makes_a_new_job_with_the_same_kind_and_params(api, make_job):
+    job = make_job(params={"nfe": 7})
+    r = api.post(f"/api/jobs/{job.pk}/retry/")
+    assert r.status_code == 201
+    assert r.json()["id"] != job.pk and r.json()["params"] == job.params
+
+
+def test_events_after_seq(api, make_job):
+    from jobs.events import append_events
+
+    job = make_job()
+    append_events(job.pk, [("log", {"text": f"line {i}"}) for i in range(5)])
+    all_events = api.get(f"/api/jobs/{job.pk}/events/").json()
+    assert [e["seq"] for e in all_events] == [1, 2, 3, 4, 5, 6]
+    assert set(all_events[0]) == {"seq", "type", "data", "ts"}
+    later = api.get(f"/api/jobs/{job.pk}/events/?after=4").json()
+    assert [e["seq"] for e in later] == [5, 6]
+    assert api.get(f"/api/jobs/{job.pk}/events/?after=x").status_code == 400
+
+
+def test_job_kinds_export_a_json_schema(api):
+    kinds = {k["name"]: k for k in api.get("/api/job-kinds/").json()}
+    assert "sample" in kinds
+    schema = kinds["sample"]["params_schema"]
+    assert schema["type"] == "object" and "nfe" in schema["properties"]
+    assert set(kinds["sample"]) == {"name", "title", "description", "params_schema", "queue"}
+
+
+def test_openapi_schema_describes_the_api(api):
+    r = api.get("/api/schema/", HTTP_ACCEPT="application/json")
+    assert r.status_code == 200
+    paths = r.json()["paths"]
+    for p in ["/api/jobs/", "/api/jobs/{id}/", "/api/jobs/{id}/cancel/", "/api/jobs/{id}/retry/",
+              "/api/jobs/{id}/events/", "/api/jobs/{id}/artifacts/", "/api/job-kinds/"]:
+        assert p in paths, p
+
+
+def test_per_user_cap_on_active_jobs(api, settings):
+    settings.LAB_MAX_ACTIVE_JOBS = 2
+    for _ in range(2):
+        assert api.post("/api/jobs/", {"kind": "sample", "params": {}}, format="json").status_code == 201
+    r = api.post("/api/jobs/", {"kind": "sample", "params": {}}, format="json")
+    assert r.status_code == 429 and "limit" in r.json()["detail"]
+
+
+def test_token_auth_works_for_scripts(token, user):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert client.get("/api/jobs/").status_code == 200

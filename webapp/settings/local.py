@@ -1,0 +1,5 @@
+"""A researcher's laptop: `make run`."""
+from .base import *  # noqa: F401,F403
+from .base import env
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
