@@ -5,7 +5,11 @@ import io
 import re
 
 import numpy as np
+import pytest
 from playwright.sync_api import expect
+
+# the live server and the worker are separate processes: rows must be committed to be seen
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 
 # Records every value the job page's progress bar takes, from before the page's own scripts run,
@@ -22,8 +26,8 @@ document.addEventListener("DOMContentLoaded", () => {
 });
 """
 JOB_URL = re.compile(r"/jobs/(\d+)/$")
-# Runs long enough on a CPU worker to be cancelled while running (steps within the schema's bound).
-LONG_JOB = {"kind": "train", "params": {"steps": 100000}}
+# 2000 chunks x ~1000 solver steps: minutes on a CPU worker, so it is still running when cancelled.
+LONG_JOB = {"kind": "sample", "params": {"nfe": 1000, "n_samples": 200000, "batch_size": 100, "device": "cpu"}}
 
 
 def api_post(page, path, body):
@@ -42,6 +46,7 @@ def job_count(page):
     return page.request.get("/api/jobs/").json()["count"]
 
 
+@pytest.mark.worker
 def test_launch_sample_watch_it_live_and_download(new_page, celery_worker, user, artifacts_dir):
     page = new_page(user)
     page.add_init_script(RECORD_PROGRESS)
@@ -97,6 +102,7 @@ def test_bad_value_shows_the_api_error_inline_and_creates_nothing(new_page, user
     assert job_count(page) == before
 
 
+@pytest.mark.worker
 def test_cancel_a_running_job_from_its_page(new_page, celery_worker, user):
     page = new_page(user)
     made = api_post(page, "/api/jobs/", LONG_JOB)

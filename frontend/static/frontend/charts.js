@@ -58,7 +58,8 @@ export class MetricCharts {
           width: width(this.container), height: 200,
           scales: { x: { time: false } },
           legend: { show: true },
-          series: [{ label: "step" }, { label: name, stroke: PALETTE[0], width: 1.5, points: { show: false } }],
+          // uPlot shows point markers by itself while the series is sparse (a single point too)
+          series: [{ label: "step" }, { label: name, stroke: PALETTE[0], width: 1.5 }],
           axes: [{ label: "step" }, {}],
         }, [c.xs, c.ys], c.box);
       } else {
@@ -90,7 +91,7 @@ export function overlayCharts(container, runs) {
       width: width(container), height: 220,
       scales: { x: { time: false } },
       series: [{ label: "step" }, ...runs.map((r, i) => ({
-        label: r.label, stroke: PALETTE[i % PALETTE.length], width: 1.5, spanGaps: true, points: { show: false },
+        label: r.label, stroke: PALETTE[i % PALETTE.length], width: 1.5, spanGaps: true,
       }))],
       axes: [{ label: "step" }, {}],
     }, [steps, ...series], box);
@@ -98,14 +99,24 @@ export function overlayCharts(container, runs) {
   return names.length;
 }
 
-/** Scatter of 2-D points: x sorted (uPlot wants increasing x), points only, no lines. */
+const MAX_SCATTER = 5000;
+
+/** Scatter of 2-D points: x sorted (uPlot wants increasing x), points only, no lines. Samples
+ * are i.i.d., so the first MAX_SCATTER of them are as good a picture as all of them. */
 export function scatterPlot(container, xs, ys, label = "samples") {
-  const order = Array.from(xs.keys()).sort((a, b) => xs[a] - xs[b]);
+  const n = Math.min(xs.length, MAX_SCATTER);
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => xs[a] - xs[b]);
   const sx = order.map((i) => xs[i]);
   const sy = order.map((i) => ys[i]);
+  // one range on both axes and a square plot, so that the picture is not stretched
+  let lo = Math.min(...sx, ...sy);
+  let hi = Math.max(...sx, ...sy);
+  const pad = (hi - lo) * 0.05 || 1;
+  [lo, hi] = [lo - pad, hi + pad];
+  const side = Math.max(240, Math.min(400, container.clientWidth || 400));
   return new uPlot({
-    width: Math.max(240, Math.min(420, container.clientWidth || 420)), height: 360,
-    scales: { x: { time: false } },
+    width: side, height: side,
+    scales: { x: { time: false, range: [lo, hi] }, y: { range: [lo, hi] } },
     cursor: { show: false },
     legend: { show: false },
     series: [{}, { label, stroke: PALETTE[0], fill: PALETTE[0], paths: () => null,

@@ -60,7 +60,9 @@ function renderField(f, initial, models) {
     }
     case "enum":
       return wrap(f, h("select", common, [
-        !f.required && value === undefined ? h("option", { value: "" }, "(default)") : null,
+        // null / absent means "the server's default" (e.g. the schedule a model was trained with)
+        f.nullable || (!f.required && value === undefined)
+          ? h("option", { value: "", selected: value == null }, "(default)") : null,
         ...f.options.map((o) => h("option", { value: String(o), selected: o === value }, String(o))),
       ]));
     case "integer":

@@ -38,7 +38,7 @@ async function npyPreview(artifact) {
     const [xs, ys] = columns2d(array);
     const fig = figure(artifact, "scatter");
     const plot = h("div", { class: "scatter", role: "img", "aria-label": `scatter plot of ${xs.length} samples` });
-    fig.append(plot, h("p", { class: "muted" }, `${xs.length} points`));
+    fig.append(plot, h("p", { class: "muted" }, xs.length > 5000 ? `first 5000 of ${xs.length} points` : `${xs.length} points`));
     // uPlot measures its container: draw once the figure is in the page.
     fig.draw = () => scatterPlot(plot, xs, ys, artifact.name);
     return fig;
