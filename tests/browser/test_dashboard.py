@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
+from jobs.models import Artifact, Job
+
 # the live server and the worker are separate processes: rows must be committed to be seen
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -92,7 +94,7 @@ def test_bad_value_shows_the_api_error_inline_and_creates_nothing(new_page, user
     nfe = page.get_by_label("NFE", exact=True)
     nfe.fill(str(too_many))
     with page.expect_response(lambda r: r.url.endswith("/api/jobs/") and r.request.method == "POST") as answer:
-        page.get_by_role("button", name="Launch").click()
+        nfe.press("Enter")  # the form works from the keyboard
     assert answer.value.status == 400
     error = page.locator("#error-p-nfe")
     expect(error).to_be_visible()
@@ -108,13 +110,32 @@ def test_cancel_a_running_job_from_its_page(new_page, celery_worker, user):
     made = api_post(page, "/api/jobs/", LONG_JOB)
     assert made.status == 201, made.text()
     job_id = made.json()["id"]
+    jobs_list = page.context.new_page()
+    jobs_list.goto("/")
+    row_badge = jobs_list.locator(f'tr[data-job="{job_id}"] .badge')
     page.goto(f"/jobs/{job_id}/")
     badge = page.locator("#status .badge")
     expect(badge).to_have_text("running", timeout=60_000)
+    expect(row_badge).to_have_text("running")  # the list follows /ws/jobs/ without a reload
     page.get_by_role("button", name="Cancel").click()
     expect(badge).to_have_text("cancelled", timeout=60_000)
     expect(page.get_by_role("button", name="Retry")).to_be_visible()
+    expect(page.get_by_role("button", name="Cancel")).to_be_hidden()
+    expect(row_badge).to_have_text("cancelled")
     assert page.request.get(f"/api/jobs/{job_id}/").json()["status"] == "cancelled"
+
+
+def test_model_field_offers_my_models_only(new_page, user, other_user):
+    mine = Job.objects.create(owner=user, kind="train", status="succeeded", name="my-flow", params={})
+    model = Artifact.objects.create(job=mine, name="model.safetensors", kind="model", size=1)
+    theirs = Job.objects.create(owner=other_user, kind="train", status="succeeded", name="their-flow", params={})
+    Artifact.objects.create(job=theirs, name="model.safetensors", kind="model", size=1)
+    page = new_page(user)
+    page.goto("/jobs/new/?kind=sample")
+    page.get_by_label("Model type").select_option(label="one of my models")
+    choice = page.get_by_label("Model artifact")
+    expect(choice.locator("option", has_text="my-flow")).to_have_attribute("value", str(model.id))
+    expect(choice.locator("option", has_text="their-flow")).to_have_count(0)
 
 
 def test_other_users_job_page_is_404(new_page, user, other_user):

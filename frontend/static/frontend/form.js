@@ -96,7 +96,7 @@ function renderUnion(f, initial, models) {
   select.addEventListener("change", () => show(f.variants.find((v) => v.value === select.value), null));
   show(current, given !== undefined ? initial : null);
   return h("fieldset", { class: "group union", "data-field": f.name }, h("legend", {}, niceLabel(f.label)),
-    wrap({ ...f, label: "Type", help: f.help }, select), body);
+    wrap({ ...f, label: `${niceLabel(f.label)} type`, help: f.help }, select), body);
 }
 
 /** Reads a control's raw value by field name. */
