@@ -92,3 +92,11 @@ def test_uplot_is_served_from_node_modules(client):
     assert r.status_code == 200 and r["Content-Type"].startswith("text/javascript")
     assert b"export" in b"".join(r.streaming_content)
     assert client.get("/vendor/uplot/package.json").status_code == 404
+
+
+def test_jobs_list_query_count_does_not_grow_with_thousands_of_jobs(alice, user, django_assert_max_num_queries):
+    Job.objects.bulk_create([Job(owner=user, kind=("sample", "train")[i % 2], params={}) for i in range(3000)])
+    # session + user, count, one page of rows, distinct kinds: independent of how many jobs exist
+    with django_assert_max_num_queries(6):
+        r = alice.get("/?kind=train&page=7")
+    assert r.status_code == 200 and "Page 7 of 60" in r.content.decode()

@@ -80,7 +80,7 @@ function renderField(f, initial, models) {
       ]));
     case "json":
       return wrap(f, h("textarea", { ...common, rows: "2", spellcheck: "false", class: "mono" },
-        value === undefined ? "" : JSON.stringify(value)));
+        value == null ? "" : JSON.stringify(value)));
     default:
       return wrap(f, h("input", { ...common, type: "text", maxlength: f.maxLength, value: value ?? "" }));
   }
