@@ -35,7 +35,7 @@ def _int_param(request, name, default, lo=0, hi=None):
     return value
 
 
-def create_job(user, kind_name, params, name, input_artifacts) -> Job:
+def create_job(user, kind_name, params, name, input_artifacts, send=True) -> Job:
     kind = get_kind(kind_name)
     with transaction.atomic():
         # lock the user's row so two concurrent submits cannot both slip under the cap
@@ -52,7 +52,8 @@ def create_job(user, kind_name, params, name, input_artifacts) -> Job:
         if input_artifacts:
             job.input_artifacts.set(input_artifacts)
         record(job, [("status", {"status": "queued"})])
-        enqueue(job)
+        if send:
+            enqueue(job)
     return job
 
 
