@@ -47,6 +47,7 @@ def new_page(browser, live_server_url):
     console_errors = []
 
     def make(user, viewport=None):
+        _password_the_server_can_check(user)
         ctx = browser.new_context(base_url=live_server_url, accept_downloads=True,
                                   viewport=viewport or {"width": 1280, "height": 900})
         ctx.set_default_timeout(TIMEOUT_MS)
@@ -67,6 +68,21 @@ def new_page(browser, live_server_url):
     # A JS exception on any page is a failure even when the assertions passed; HTTP errors
     # the tests provoke on purpose (400, 404) are logged by the browser as "Failed to load resource".
     assert not [e for e in console_errors if not e.startswith("Failed to load resource")], console_errors
+
+
+def _password_the_server_can_check(user, password="pw"):
+    """The live server runs webapp.settings.test, whose only hasher is MD5 (fast tests). When
+    this process runs other settings (`webapp.lab exec` sets DJANGO_SETTINGS_MODULE to
+    webapp.settings.local unless it is set), the fixture user's hash is one the server cannot
+    check, and logging in fails: store the password the server's way."""
+    from django.conf import settings
+    from django.contrib.auth.hashers import MD5PasswordHasher
+
+    if settings.SETTINGS_MODULE == "webapp.settings.test":
+        return
+    hasher = MD5PasswordHasher()
+    user.password = hasher.encode(password, hasher.salt())
+    user.save(update_fields=["password"])
 
 
 @pytest.fixture
