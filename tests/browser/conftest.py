@@ -21,7 +21,10 @@ TIMEOUT_MS = 30_000
 def browser(live_server_url):
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # a loaded CI machine may need more than expect()'s default 5 s for a page to catch up
+    expect.set_options(timeout=20_000)
 
     # Playwright's sync API runs an event loop in this thread, and Django then refuses ORM calls
     # (fixtures' setup and flush) as "async context". Nothing here shares a connection across

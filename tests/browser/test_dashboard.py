@@ -148,9 +148,29 @@ def test_other_users_job_page_is_404(new_page, user, other_user):
     expect(stranger.get_by_text(made.json().get("name") or "sample", exact=True)).to_have_count(0)
 
 
+@pytest.mark.worker
+def test_workers_page_shows_the_live_worker_and_its_queues(new_page, celery_worker, user):
+    page = new_page(user)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Workers").click()
+    row = page.locator("#workers-body tr", has_text="test-worker@")
+    expect(row.locator("td").first).to_have_text(re.compile(r"^(gpu, cpu|cpu, gpu)$"))
+    expect(row.locator("td").last).not_to_be_empty()  # device names, or "CPU"
+
+
+def test_a_job_no_worker_listens_for_says_why_it_waits(new_page, user):
+    waiting = Job.objects.create(owner=user, kind="sample", params={}, queue="tpu")
+    page = new_page(user)
+    page.goto(f"/jobs/{waiting.id}/")
+    expect(page.locator("#waiting")).to_have_text("waiting: no worker on queue tpu")
+    expect(page.get_by_role("button", name="Cancel")).to_be_visible()
+
+
 def test_pages_fit_a_narrow_screen(new_page, user):
+    done = Job.objects.create(owner=user, kind="sample", status="succeeded", progress=1.0,
+                              params={"nfe": 5, "model": {"type": "gmm", "means": [[0.0, 1.0]] * 8}},
+                              result={"exact_rmse": 0.01, "grid_times": [1.0 - i / 20 for i in range(21)]})
     page = new_page(user, viewport={"width": 390, "height": 844})
-    for url in ["/", "/jobs/new/", "/workers/", "/compare/"]:
+    for url in ["/", "/jobs/new/?kind=sample", f"/jobs/{done.id}/", "/workers/", "/compare/"]:
         page.goto(url)
         page.wait_for_load_state("networkidle")
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, url
