@@ -125,6 +125,33 @@ def test_cancel_a_running_job_from_its_page(new_page, celery_worker, user):
     assert page.request.get(f"/api/jobs/{job_id}/").json()["status"] == "cancelled"
 
 
+@pytest.mark.worker
+def test_job_page_resumes_after_a_dropped_socket_with_nothing_missing_or_doubled(new_page, celery_worker, user):
+    page = new_page(user)
+    sockets = []
+
+    def through(ws):  # the page's websocket, passed through to the real server
+        ws.connect_to_server()
+        sockets.append(ws)
+
+    page.route_web_socket(re.compile(r"/ws/jobs/\d+/"), through)
+    made = api_post(page, "/api/jobs/", LONG_JOB)
+    job_id = made.json()["id"]
+    page.goto(f"/jobs/{job_id}/")
+    expect(page.locator("#eta")).to_contain_text("left", timeout=60_000)  # running, with an ETA
+    with page.expect_websocket() as reconnected:
+        sockets[0].close(code=4000, reason="network drop")  # as a sleeping laptop would see it
+    after = int(re.search(r"after=(\d+)", reconnected.value.url).group(1))
+    assert after > 0, reconnected.value.url  # resumed from the last seq seen, not from the start
+    expect(page.locator("#live-state")).to_have_text("live")
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.locator("#status .badge")).to_have_text("cancelled", timeout=60_000)
+    events = page.request.get(f"/api/jobs/{job_id}/events/?after=0").json()
+    events = events.get("results", events) if isinstance(events, dict) else events
+    logged = [e["data"]["text"] for e in events if e["type"] == "log"]
+    expect(page.locator("#log")).to_have_text("\n".join(logged))
+
+
 def test_model_field_offers_my_models_only(new_page, user, other_user):
     mine = Job.objects.create(owner=user, kind="train", status="succeeded", name="my-flow", params={})
     model = Artifact.objects.create(job=mine, name="model.safetensors", kind="model", size=1)
