@@ -175,6 +175,31 @@ def test_other_users_job_page_is_404(new_page, user, other_user):
     expect(stranger.get_by_text(made.json().get("name") or "sample", exact=True)).to_have_count(0)
 
 
+def test_compare_overlays_the_curves_of_the_chosen_jobs(new_page, user):
+    from django.utils import timezone
+
+    from jobs.models import JobEvent
+
+    jobs = []
+    for nfe in (5, 10):
+        job = Job.objects.create(owner=user, kind="sample", status="succeeded", params={"nfe": nfe},
+                                 result={"exact_rmse": 1.0 / nfe})
+        JobEvent.objects.bulk_create([JobEvent(job=job, seq=i + 1, type="metric", ts=timezone.now(),
+                                               data={"name": "loss", "value": 1.0 / (i + 1), "step": i})
+                                      for i in range(nfe)])
+        jobs.append(job)
+    page = new_page(user)
+    page.goto("/")
+    for job in jobs:
+        page.get_by_label(f"Compare job {job.id}").check()
+    page.get_by_role("button", name=re.compile("Compare selected")).click()
+    chart = page.locator('.chart[data-metric="loss"]')
+    expect(chart).to_have_attribute("data-points", "10")  # the union of both jobs' steps
+    expect(chart.locator("canvas")).to_be_visible()
+    expect(page.locator("tr.differs th", has_text="nfe")).to_be_visible()
+    expect(page.get_by_role("row", name=re.compile("exact_rmse"))).to_contain_text("0.2")
+
+
 @pytest.mark.worker
 def test_workers_page_shows_the_live_worker_and_its_queues(new_page, celery_worker, user):
     page = new_page(user)
