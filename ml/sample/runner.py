@@ -28,7 +28,12 @@ def solve(model: Model, x_T: torch.Tensor, sampler: str, nfe: int, grid=None, fi
     spec = get_sampler(sampler)
     plan = spec.plan(nfe, final_step)
     grid = grid or spec.default_grid
-    ts = make_grid(model.schedule, grid, plan.n_steps, final_step, t_eps)
+    sched = model.schedule
+    t_start = sched.t_max
+    if sched.alpha(t_start) == 0.0 and not spec.starts_at_alpha_0:
+        # flow at t = 1: alpha = 0, and noise-form solvers divide by alpha; they start one t_eps later
+        t_start -= sched.t_eps if t_eps is None else t_eps
+    ts = make_grid(sched, grid, plan.n_steps, final_step, t_eps, t_start=t_start)
     start = model.nfe
     x = spec.fn(model, x_T, ts, callback=callback, **plan.kwargs)
     used = model.nfe - start
