@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-_GL_X, _GL_W = np.polynomial.legendre.leggauss(32)
+from ml.sample.model import lincomb
+
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(16)
 
 
 def tab_coefs(s, ts, i, r):
@@ -14,12 +16,12 @@ def tab_coefs(s, ts, i, r):
         x_{i+1} = (alpha_{i+1}/alpha_i) x_i + alpha_{i+1} sum_j C_ij eps_{i-j},
         C_ij = int_{t_i}^{t_{i+1}} rho'(tau) l_j(tau) dtau = int_{rho_i}^{rho_{i+1}} l_j(t(rho)) drho,
     with l_j the Lagrange basis in t on t_i, ..., t_{i-r} ("tAB"). The integrand is smooth in rho (t(rho)
-    ~ rho^2 near 0 for VP), so 32-point Gauss-Legendre is exact to float64 for these grids.
+    ~ rho^2 near 0 for VP), so 16-point Gauss-Legendre (exact for degree 31) reaches float64 precision here.
     """
     nodes = [ts[i - j] for j in range(r + 1)]
     rho_a, rho_b = s.rho(ts[i]), s.rho(ts[i + 1])
     rhos = 0.5 * (rho_b - rho_a) * _GL_X + 0.5 * (rho_b + rho_a)
-    tq = np.array([s.t_of_rho(float(p)) for p in rhos])
+    tq = np.array([s.t_of_rho(p) for p in rhos.tolist()])
     out = []
     for j in range(r + 1):
         lj = np.ones_like(tq)
@@ -43,9 +45,7 @@ def deis(model, x, ts, orders, callback=None):
     hist = []
     for i, (a, cs) in enumerate(plan):
         hist = ([model.eps(x, ts[i])] + hist)[:4]
-        x = a * x
-        for c, e in zip(cs, hist):
-            x = x + c * e
+        x = lincomb(a, x, *[v for pair in zip(cs, hist) for v in pair])
         if callback is not None:
             callback(i, x)
     return x

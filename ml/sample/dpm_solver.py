@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import math
 
+from ml.sample.model import lincomb
+
 
 def exp_euler_coefs(s, t_s, t_t):
     """(a, b) with x_t = a x_s + b eps_s: DPM-Solver-1 (Lu et al. 2022, eq. 3.7 with k = 1).
@@ -65,17 +67,18 @@ def dpm_solver(model, x, ts, orders, callback=None, r1=None, r2=None):
     for i, c in enumerate(steps):
         eps_s = model.eps(x, c["t_s"])
         a, b = c["full"]
-        x_next = a * x + b * eps_s
-        if c["k"] == 2:
+        if c["k"] == 1:
+            x_next = lincomb(a, x, b, eps_s)
+        elif c["k"] == 2:
             a1, b1 = c["to1"]
-            u = a1 * x + b1 * eps_s
-            x_next = x_next + c["corr"] * (model.eps(u, c["t1"]) - eps_s)
-        elif c["k"] == 3:
+            e1 = model.eps(lincomb(a1, x, b1, eps_s), c["t1"])
+            x_next = lincomb(a, x, b - c["corr"], eps_s, c["corr"], e1)
+        else:
             a1, b1 = c["to1"]
-            d1 = model.eps(a1 * x + b1 * eps_s, c["t1"]) - eps_s
+            e1 = model.eps(lincomb(a1, x, b1, eps_s), c["t1"])
             a2, b2 = c["to2"]
-            u2 = a2 * x + b2 * eps_s + c["u2_corr"] * d1
-            x_next = x_next + c["corr"] * (model.eps(u2, c["t2"]) - eps_s)
+            e2 = model.eps(lincomb(a2, x, b2 - c["u2_corr"], eps_s, c["u2_corr"], e1), c["t2"])
+            x_next = lincomb(a, x, b - c["corr"], eps_s, c["corr"], e2)
         x = x_next
         if callback is not None:
             callback(i, x)

@@ -1,15 +1,22 @@
 """PNDM (F-PNDM, pseudo Runge-Kutta warm-up) and PLMS (S-PNDM style, as in LDM / diffusers)."""
 from __future__ import annotations
 
+from ml.sample.model import lincomb
+
 # Adams-Bashforth weights on eps_i, eps_{i-1}, ... (PNDM eq. 12 and its lower-order warm-ups)
 AB = {1: (1.0,), 2: (1.5, -0.5), 3: (23 / 12, -16 / 12, 5 / 12), 4: (55 / 24, -59 / 24, 37 / 24, -9 / 24)}
 
 
-def transfer(s, x, eps, t, t_next):
-    """The PNDM transfer part phi(x_t, eps, t, t') (Liu et al. 2022, eq. 11): the DDIM step
-    x' = alpha' (x - sigma eps) / alpha + sigma' eps."""
+def transfer_coefs(s, t, t_next):
+    """(a, b) of the PNDM transfer part phi(x_t, eps, t, t') = a x_t + b eps (Liu et al. 2022, eq. 11):
+    the DDIM step x' = alpha' (x - sigma eps) / alpha + sigma' eps."""
     a, a_next = s.alpha(t), s.alpha(t_next)
-    return (a_next / a) * x + (s.sigma(t_next) - a_next * s.sigma(t) / a) * eps
+    return a_next / a, s.sigma(t_next) - a_next * s.sigma(t) / a
+
+
+def _multistep(x, a, b, weights, eps_hist):
+    """phi(x, sum_j w_j eps_{i-j}) as one linear combination."""
+    return lincomb(a, x, *[v for w, e in zip(weights, eps_hist) for v in (b * w, e)])
 
 
 def pndm(model, x, ts, orders, n_rk=3, callback=None):
@@ -22,20 +29,25 @@ def pndm(model, x, ts, orders, n_rk=3, callback=None):
     The history holds e1 of each step. Coefficients assume equal steps: use the uniform-t grid (the paper's).
     """
     s = model.schedule
+    coefs = []
+    for i in range(len(ts) - 1):
+        t, t_next = ts[i], ts[i + 1]
+        t_mid = 0.5 * (t + t_next)
+        coefs.append((t_mid, transfer_coefs(s, t, t_mid), transfer_coefs(s, t, t_next)))
     hist = []
     for i, k in enumerate(orders):
         t, t_next = ts[i], ts[i + 1]
+        t_mid, (am, bm), (a, b) = coefs[i]
         e1 = model.eps(x, t)
         if i < n_rk:
-            t_mid = 0.5 * (t + t_next)
-            e2 = model.eps(transfer(s, x, e1, t, t_mid), t_mid)
-            e3 = model.eps(transfer(s, x, e2, t, t_mid), t_mid)
-            e4 = model.eps(transfer(s, x, e3, t, t_next), t_next)
-            e = (e1 + 2 * e2 + 2 * e3 + e4) / 6
+            e2 = model.eps(lincomb(am, x, bm, e1), t_mid)
+            e3 = model.eps(lincomb(am, x, bm, e2), t_mid)
+            e4 = model.eps(lincomb(a, x, b, e3), t_next)
+            x_next = _multistep(x, a, b, (1 / 6, 2 / 6, 2 / 6, 1 / 6), (e1, e2, e3, e4))
         else:
-            e = sum(w * ep for w, ep in zip(AB[min(k, len(hist) + 1)], [e1] + hist))
+            x_next = _multistep(x, a, b, AB[min(k, len(hist) + 1)], [e1] + hist)
         hist = ([e1] + hist)[:3]
-        x = transfer(s, x, e, t, t_next)
+        x = x_next
         if callback is not None:
             callback(i, x)
     return x
@@ -48,17 +60,18 @@ def plms(model, x, ts, orders, callback=None):
     on the eps history (eq. 12), 1 NFE each. orders[0] == 2 asks for the improved-Euler first step.
     """
     s = model.schedule
+    coefs = [transfer_coefs(s, ts[i], ts[i + 1]) for i in range(len(ts) - 1)]
     hist = []
     for i, k in enumerate(orders):
-        t, t_next = ts[i], ts[i + 1]
+        (a, b), t, t_next = coefs[i], ts[i], ts[i + 1]
         e1 = model.eps(x, t)
         if i == 0 and k == 2:
-            e = 0.5 * (e1 + model.eps(transfer(s, x, e1, t, t_next), t_next))
+            e2 = model.eps(lincomb(a, x, b, e1), t_next)
+            x_next = _multistep(x, a, b, (0.5, 0.5), (e1, e2))
         else:
-            k = min(k, len(hist) + 1)
-            e = sum(w * ep for w, ep in zip(AB[k], [e1] + hist))
+            x_next = _multistep(x, a, b, AB[min(k, len(hist) + 1)], [e1] + hist)
         hist = ([e1] + hist)[:3]
-        x = transfer(s, x, e, t, t_next)
+        x = x_next
         if callback is not None:
             callback(i, x)
     return x

@@ -86,6 +86,9 @@ def run(params, reporter) -> dict:
             reporter.log(f"note: the model was trained with schedule {cfg['schedule']!r}; using it, not {p.schedule!r}")
         model = Model(net, cfg["prediction"], schedule)
         data_shape, dtype, gmm_spec, sched_name = list(cfg["data_shape"]), torch.float32, None, cfg["schedule"]
+        if cfg.get("arch") == "gmm_exact":  # a model file of the exact mixture: its samples can be checked too
+            kw = cfg["arch_kwargs"]
+            gmm_spec = GmmModel(means=kw["means"], stds=kw["stds"], weights=kw["weights"])
         lineage = {k: cfg[k] for k in ("arch", "data", "objective") if k in cfg}
     else:
         model, data_shape, dtype, gmm_spec, sched_name, lineage = setup

@@ -30,20 +30,25 @@ class Plan:
     kwargs: dict = field(default_factory=dict)  # extra solver arguments
 
 
-def multistep_plan(nfe, final_step, order, pass_orders=False):
-    """One NFE per step; orders ramp 1, 2, .. while the history fills; into t = 0 first order."""
+def multistep_plan(nfe, final_step, order, pass_orders=False, lower_order_final=False):
+    """One NFE per step; orders ramp 1, 2, .. while the history fills; into t = 0 first order.
+    lower_order_final (DPM-Solver's code, "key to stabilizing ... with very few steps"; diffusers applies it
+    below 15 steps): below 15 steps the last steps use order min(order, steps left)."""
     orders = [min(order, i + 1) for i in range(nfe)]
+    if lower_order_final and nfe < 15:
+        orders = [min(k, nfe - i) for i, k in enumerate(orders)]
     if final_step == "denoise":
         orders[-1] = 1
     return Plan(nfe, orders, nfe, {"orders": orders} if pass_orders else {})
 
 
 def singlestep_plan(nfe, final_step, order):
-    """DPM-Solver-fast's order mix for the NFE left after the (denoise) last step, which costs 1."""
-    denoise = final_step == "denoise" and nfe > 1
-    orders = fast_orders(nfe - 1 if denoise else nfe, order) + ([1] if denoise else [])
-    if final_step == "denoise" and nfe == 1:
-        orders = [1]
+    """DPM-Solver-fast's order mix for the budget (Lu et al. 2022, appendix D.1). With final_step="denoise"
+    the step into t = 0 must be first order: when the paper's mix already ends with an order-1 step, that
+    step goes into t = 0; otherwise one NFE is kept for a final order-1 step."""
+    orders = fast_orders(nfe, order)
+    if final_step == "denoise" and orders[-1] != 1:
+        orders = fast_orders(nfe - 1, order) + [1]
     return Plan(len(orders), orders, nfe, {"orders": orders})
 
 
@@ -92,8 +97,10 @@ SAMPLERS: dict[str, Sampler] = {
     "dpm_solver_1": Sampler(dpm_solver, "logsnr", partial(singlestep_plan, order=1)),
     "dpm_solver_2": Sampler(dpm_solver, "logsnr", partial(singlestep_plan, order=2)),
     "dpm_solver_3": Sampler(dpm_solver, "logsnr", partial(singlestep_plan, order=3)),
-    "dpm_solver_pp_2m": Sampler(dpm_solver_pp_2m, "uniform_t", partial(multistep_plan, order=2), True),
-    "dpm_solver_pp_3m": Sampler(dpm_solver_pp_3m, "uniform_t", partial(multistep_plan, order=3), True),
+    "dpm_solver_pp_2m": Sampler(dpm_solver_pp_2m, "uniform_t", partial(multistep_plan, order=2, pass_orders=True,
+                                                                         lower_order_final=True), True),
+    "dpm_solver_pp_3m": Sampler(dpm_solver_pp_3m, "uniform_t", partial(multistep_plan, order=3, pass_orders=True,
+                                                                         lower_order_final=True), True),
     "deis_1": Sampler(deis, "quadratic_t", partial(multistep_plan, order=2, pass_orders=True)),
     "deis_2": Sampler(deis, "quadratic_t", partial(multistep_plan, order=3, pass_orders=True)),
     "deis_3": Sampler(deis, "quadratic_t", partial(multistep_plan, order=4, pass_orders=True)),
