@@ -219,6 +219,7 @@ def main(n_samples: int = 2000, repeats: int = 5):
             row["diffusers_overhead_large_us"] = 1e6 * min_overhead(
                 lambda: theirs_at_nfe(setup, cls_name, config, how, 20, model_fn=trivial, noise=big), repeats)
         rows.append(row)
+    flow = flow_rows(n_samples)
     extra = []
     for label, (cls_name, config, how) in EXTRA_DIFFUSERS.items():
         r = {"diffusers": label, "config": f"{cls_name}({config})", "rmse": {}}
@@ -226,10 +227,37 @@ def main(n_samples: int = 2000, repeats: int = 5):
             y, rho_end, used, _ = theirs_at_nfe(setup, cls_name, config, how, nfe)
             r["rmse"][nfe] = rmse(y, exact(rho_end))
         extra.append(r)
-    return report(rows, extra, n_samples)
+    return report(rows, extra, n_samples, flow)
 
 
-def report(rows, extra, n_samples):
+def flow_rows(n: int, seed: int = 0):
+    """Flow matching (x_t = (1-t) x0 + t z) on the same mixture: our rf_euler and DPM-Solver++(2M) against
+    diffusers' FlowMatchEulerDiscreteScheduler (sigmas 1 .. 1/1000, then 0), exact velocity, same z."""
+    import diffusers
+
+    from ml.sample.exact import solve_exact
+    from ml.sample.schedules import Flow
+
+    gmm = GaussianMixture(DEFAULT_MEANS, DEFAULT_STDS, DEFAULT_WEIGHTS)
+    z = torch.randn(n, 2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    ref = torch.from_numpy(solve_exact(DEFAULT_MEANS, DEFAULT_STDS, DEFAULT_WEIGHTS, "flow", z.numpy(), 1.0, 0.0))
+    sched = Flow()
+    net = gmm.net(sched, "flow")
+    out = {"ours_rf_euler": {}, "ours_dpm_solver_pp_2m": {}, "diffusers_flow_match_euler": {}}
+    for nfe in (2, 5, 10, 20):
+        for name in ("rf_euler", "dpm_solver_pp_2m"):
+            x, _ = solve(Model(net, "flow", sched), z.clone(), name, nfe)
+            out[f"ours_{name}"][nfe] = rmse(x, ref)
+        sch = diffusers.FlowMatchEulerDiscreteScheduler()
+        sch.set_timesteps(nfe)
+        x = z.clone()
+        for t in sch.timesteps:
+            x = sch.step(net(x, float(t) / 1000.0), t, x).prev_sample
+        out["diffusers_flow_match_euler"][nfe] = rmse(x, ref)
+    return out
+
+
+def report(rows, extra, n_samples, flow=None):
     out_dir = ROOT / "bench" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -280,8 +308,11 @@ def report(rows, extra, n_samples):
     print(f"same grid and final step, ours worse than diffusers (solver, NFE, ours, diffusers): {worse or 'none'}")
     print(f"solver overhead per NFE ours/diffusers: median {goals['median_overhead_ratio']:.2f}, max {goals['max_overhead_ratio']:.2f} "
           f"(mixture batch); median {goals['median_overhead_ratio_large']:.2f}, max {goals['max_overhead_ratio_large']:.2f} (64x3x32x32)")
+    if flow:
+        print("\nflow matching, RMSE at 2/5/10/20 NFE: " + "; ".join(
+            f"{k} " + " ".join(f"{v:.3f}" for v in d.values()) for k, d in flow.items()))
     result = {"name": "sample", "n_samples": n_samples, "nfes": list(NFES), "rows": rows, "diffusers_extra": extra,
-              "goals": goals, "torch": torch.__version__}
+              "flow": flow, "goals": goals, "torch": torch.__version__}
     (out_dir / "sample.json").write_text(json.dumps(result, indent=1, default=str))
     plot(rows, extra, out_dir / "sample.png")
     return result

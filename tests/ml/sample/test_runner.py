@@ -151,3 +151,18 @@ def test_every_sampler_improves_with_nfe_on_its_default_grid(solver_errors):
         errs = solver_errors(sampler, (10, 20, 40), grid=None, final_step="denoise")
         # deterministic errors (same noise): they must fall with NFE; 5% slack for the non-asymptotic 10 -> 20
         assert errs[20] < errs[10] * 1.05 and errs[40] < errs[20], (sampler, errs)
+
+
+def test_a_retry_resumes_from_the_finished_chunks(tmp_path):
+    params = {"n_samples": 40, "batch_size": 10, "nfe": 5, "exact_subset": 0}
+    with pytest.raises(Cancelled):
+        run(params, StopAfter(tmp_path, 12))   # stops inside the third chunk (5 steps per chunk)
+    rep = PrintReporter(tmp_path, quiet_progress=True, attempt=2)
+    run(params, rep)
+    logs = [e["data"]["text"] for e in rep.events if e["type"] == "log"]
+    assert any("resumed from step 10 (2 of 4 chunks), attempt 2" in t for t in logs)
+    progress = [e["data"]["done"] for e in rep.events if e["type"] == "progress"]
+    assert progress == list(range(11, 21))
+    fresh = tmp_path / "fresh"
+    run(params, _reporter(fresh))
+    np.testing.assert_array_equal(np.load(tmp_path / "samples.npy"), np.load(fresh / "samples.npy"))
