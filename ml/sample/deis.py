@@ -21,7 +21,7 @@ def tab_coefs(s, ts, i, r):
     nodes = [ts[i - j] for j in range(r + 1)]
     rho_a, rho_b = s.rho(ts[i]), s.rho(ts[i + 1])
     rhos = 0.5 * (rho_b - rho_a) * _GL_X + 0.5 * (rho_b + rho_a)
-    tq = np.array([s.t_of_rho(p) for p in rhos.tolist()])
+    tq = s.t_of_rho_array(rhos)
     out = []
     for j in range(r + 1):
         lj = np.ones_like(tq)

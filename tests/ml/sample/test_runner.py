@@ -166,3 +166,15 @@ def test_a_retry_resumes_from_the_finished_chunks(tmp_path):
     fresh = tmp_path / "fresh"
     run(params, _reporter(fresh))
     np.testing.assert_array_equal(np.load(tmp_path / "samples.npy"), np.load(fresh / "samples.npy"))
+
+
+def test_the_terminal_entry_point_writes_result_and_artifacts(tmp_path):
+    from ml.cli import main
+
+    params = tmp_path / "p.json"
+    params.write_text(json.dumps({"sampler": "ddim", "nfe": 4, "n_samples": 32, "schedule": "edm", "save_noise": True}))
+    assert main("sample", run, ["--params", str(params), "--out", str(tmp_path / "out")]) == 0
+    res = json.loads((tmp_path / "out/result.json").read_text())
+    assert res["schedule"] == "edm" and res["t_start"] == 80.0 and res["nfe_used"] == 4
+    # edm starts from sigma_max N(0, I) (API.md: noise.npy holds x_T at sigma_max)
+    assert 40 < float(np.load(tmp_path / "out/noise.npy").std()) < 120
