@@ -8,6 +8,8 @@ event once, in order.
 """
 from __future__ import annotations
 
+import asyncio
+import time
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -18,6 +20,10 @@ from .events import job_group, user_group
 from .models import JobEvent
 
 REPLAY_BATCH = 2000
+# a quiet socket re-reads the database this often: the last message of a job may have
+# been dropped by the channel layer (or lost while Redis restarted), and nothing would
+# follow it to reveal the gap
+IDLE_CATCH_UP_SECONDS = 3.0
 
 
 class JobEventsConsumer(AsyncJsonWebsocketConsumer):
@@ -38,13 +44,26 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=4404)
             return
         self.job_id, self.last_seq = job_id, max(after, 0)
+        self._deliver = asyncio.Lock()  # the idle poller and live messages must not interleave
+        self._last_activity = time.monotonic()
         self.group = job_group(job_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
-        await self._catch_up()
+        async with self._deliver:
+            await self._catch_up()
+        self._poller = asyncio.create_task(self._poll_when_idle())
 
     async def disconnect(self, code):
+        if getattr(self, "_poller", None):
+            self._poller.cancel()
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def _poll_when_idle(self):
+        while True:
+            await asyncio.sleep(IDLE_CATCH_UP_SECONDS)
+            if time.monotonic() - self._last_activity >= IDLE_CATCH_UP_SECONDS:
+                async with self._deliver:
+                    await self._catch_up()
 
     async def receive_json(self, content, **kwargs):
         # clients only listen; a ping gets a pong so they can detect dead connections
@@ -54,14 +73,16 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
     async def job_event(self, message):
         event = message["event"]
         seq = event["seq"]
-        if seq <= self.last_seq:
-            return
-        if seq > self.last_seq + 1:
-            await self._catch_up(until=seq - 1)
+        async with self._deliver:
+            self._last_activity = time.monotonic()
             if seq <= self.last_seq:
                 return
-        await self.send_json(event)
-        self.last_seq = seq
+            if seq > self.last_seq + 1:
+                await self._catch_up(until=seq - 1)
+                if seq <= self.last_seq:
+                    return
+            await self.send_json(event)
+            self.last_seq = seq
 
     async def _catch_up(self, until=None):
         while True:
@@ -69,6 +90,8 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
             for event in rows:
                 await self.send_json(event)
                 self.last_seq = event["seq"]
+            if rows:
+                self._last_activity = time.monotonic()
             if len(rows) < REPLAY_BATCH:
                 return
 

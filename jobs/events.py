@@ -5,9 +5,11 @@ process (queued / cancel events) can both write without duplicates or gaps.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import threading
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
@@ -46,29 +48,76 @@ def append_events(job_id: int, items: list[tuple[str, dict]], job_updates: dict 
 USER_STREAM_TYPES = ("status", "progress")
 
 
-def broadcast(job_id: int, owner_id: int, rows: list[JobEvent]) -> None:
-    """Send stored events to the job's and the owner's groups. At-most-once: clients
-    recover anything lost from the database by `seq`, so a failure here is only logged."""
+class Broadcaster:
+    """Sends stored events to channel-layer groups from one event loop thread per process.
+
+    A job never waits on the broker: `send` queues the messages and returns. One loop
+    (not a fresh `async_to_sync` loop per call) keeps one Redis connection pool, and one
+    queue keeps the messages in the order they were stored. Delivery is at-most-once:
+    clients recover anything lost from the database by `seq`, so failures are logged."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._pid = None
+        self._loop = None
+        self._queue = None
+
+    def _start(self):
+        ready = threading.Event()
+
+        def run():
+            self._loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(self._loop)
+            self._queue = asyncio.Queue()
+            ready.set()
+            self._loop.run_until_complete(self._pump())
+
+        threading.Thread(target=run, name="broadcaster", daemon=True).start()
+        ready.wait()
+        self._pid = os.getpid()
+
+    async def _pump(self):
+        layer = get_channel_layer()
+        while True:
+            batch, done = await self._queue.get()
+            for group, message in batch:
+                try:
+                    await layer.group_send(group, message)
+                except Exception:  # the broker may be restarting; the rows are safe in the database
+                    log.warning("broadcast to %s failed; clients will catch up by seq", group, exc_info=True)
+            if done is not None:
+                done.set()
+
+    def send(self, batch: list[tuple[str, dict]], wait: float = 0.0) -> None:
+        with self._lock:
+            if self._pid != os.getpid():  # first use, or a forked child: its own thread and loop
+                self._start()
+        done = threading.Event() if wait else None
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, (batch, done))
+        if done is not None:
+            done.wait(wait)
+
+
+_broadcaster = Broadcaster()
+
+
+def broadcast(job_id: int, owner_id: int, rows: list[JobEvent], wait: float = 0.0) -> None:
+    """Send stored events to the job's group, and status/progress to the owner's group.
+    With `wait`, block up to that many seconds until they are handed to the broker."""
     if not rows:
         return
-    layer = get_channel_layer()
-    try:
-        send = async_to_sync(_send_all)
-        send(layer, job_id, owner_id, rows)
-    except Exception:  # the broker may be restarting; the rows are safe in the database
-        log.warning("broadcast of job %s events failed; clients will catch up by seq", job_id, exc_info=True)
-
-
-async def _send_all(layer, job_id, owner_id, rows):
+    batch = []
     for row in rows:
         event = row.as_dict()
-        await layer.group_send(job_group(job_id), {"type": "job.event", "event": event})
+        batch.append((job_group(job_id), {"type": "job.event", "event": event}))
         if row.type in USER_STREAM_TYPES:
-            await layer.group_send(user_group(owner_id), {"type": "job.event", "event": {**event, "job": job_id}})
+            batch.append((user_group(owner_id), {"type": "job.event", "event": {**event, "job": job_id}}))
+    _broadcaster.send(batch, wait)
 
 
-def record(job: Job, items: list[tuple[str, dict]], job_updates: dict | None = None) -> list[JobEvent]:
+def record(job: Job, items: list[tuple[str, dict]], job_updates: dict | None = None,
+           wait: float = 0.0) -> list[JobEvent]:
     rows = append_events(job.pk, items, job_updates)
     # a consumer that sees the message may read the rows back: send only once they are committed
-    transaction.on_commit(lambda: broadcast(job.pk, job.owner_id, rows))
+    transaction.on_commit(lambda: broadcast(job.pk, job.owner_id, rows, wait))
     return rows

@@ -4,12 +4,28 @@ from __future__ import annotations
 import logging
 import threading
 
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import worker_init, worker_ready, worker_shutdown
 
 log = logging.getLogger(__name__)
 _stop = threading.Event()
 _names: list[str] = []
 _reapers: list[threading.Event] = []
+
+
+@worker_init.connect
+def preload_job_kinds(sender=None, **kwargs):
+    """Import the ml/ modules (torch) once in the worker's main process, so each forked
+    child starts a job without paying for the import. CUDA is not touched here: a
+    forked child could not use a CUDA context made by its parent."""
+    import importlib
+
+    from .registry import KINDS
+
+    for kind in KINDS.values():
+        try:
+            importlib.import_module(kind.module)
+        except ImportError:
+            log.warning("job kind %s is not importable on this worker", kind.name, exc_info=True)
 
 
 @worker_ready.connect

@@ -77,7 +77,8 @@ def _finish(job: Job, attempt: int, status: str, fields: dict) -> bool:
                 locked = Job.objects.select_for_update().only("status", "attempts").get(pk=job.pk)
                 if locked.status != Job.Status.RUNNING or locked.attempts != attempt:
                     return False
-                record(job, [("status", data)], fields)
+                # the final status is the event clients wait for: hand it to the broker before returning
+                record(job, [("status", data)], fields, wait=5.0)
                 return True
         except (DatabaseError, InterfaceError):
             connection.close()

@@ -53,11 +53,14 @@ def live_server_url(django_db_setup, django_db_blocker):
 def make_job(user):
     from jobs.api.views import create_job
 
-    def make(kind="sample", params=None, owner=None, name=""):
+    def make(kind="sample", params=None, owner=None, name="", send=False):
+        """A stored job; `send=True` also enqueues it for a worker (a session worker would
+        otherwise run jobs that tests of the job row itself want to stay queued)."""
         from jobs.registry import get_kind
 
         validated = get_kind(kind).params.model_validate(params or {})
-        return create_job(owner or user, kind, validated.model_dump(mode="json", exclude_none=True), name, [])
+        return create_job(owner or user, kind, validated.model_dump(mode="json", exclude_none=True), name, [],
+                          send=send)
 
     return make
 

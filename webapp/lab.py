@@ -24,11 +24,18 @@ ROOT = Path(__file__).resolve().parents[1]
 def servers(data_dir: Path):
     """Yield an environment with DATABASE_URL and REDIS_URL, starting embedded servers for those unset."""
     env = dict(os.environ)
+    env.setdefault("XDG_RUNTIME_DIR", str(data_dir / "run"))  # pgserver wants one; a bare shell has none
+    (data_dir / "run").mkdir(parents=True, exist_ok=True)
     embedded = []
     data_dir.mkdir(parents=True, exist_ok=True)
     handles = []
     if not env.get("DATABASE_URL"):
+        import logging
+
         import pgserver
+
+        # its exit hook logs after test runners closed their streams
+        logging.getLogger("pgserver").setLevel(logging.WARNING)
 
         pg = pgserver.get_server(data_dir / "pg", cleanup_mode="stop")
         handles.append(pg)
@@ -71,12 +78,16 @@ def run(env) -> int:
                           "--concurrency", "1", "--loglevel", "INFO", "-n", "worker@%h"], cwd=ROOT, env=env),
     ]
     print(f"lab: http://{host}:{port}/  (user demo / password demo; Ctrl-C stops)", flush=True)
+    rc = 0
     try:
         while all(p.poll() is None for p in procs):
             try:
                 procs[0].wait(timeout=1)
             except subprocess.TimeoutExpired:
                 pass
+        died = next(p for p in procs if p.poll() is not None)
+        rc = died.returncode or 1
+        print(f"lab: {' '.join(died.args[1:4])} exited ({died.returncode}); stopping the rest", flush=True)
     except KeyboardInterrupt:
         pass
     finally:
@@ -88,7 +99,7 @@ def run(env) -> int:
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 p.kill()
-    return 0
+    return rc
 
 
 def main(argv=None) -> int:

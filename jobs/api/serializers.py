@@ -5,7 +5,7 @@ from rest_framework import serializers
 from ..models import Artifact, Job, JobEvent
 from ..registry import KINDS, available_kinds
 from ..resolve import BadReference, lookup
-from ..workers import waiting_reason
+from ..workers import live_queues, waiting_reason
 
 
 def pydantic_errors(exc: PydanticValidationError) -> dict:
@@ -30,7 +30,7 @@ def _has_key(obj, key, depth=0) -> bool:
 class JobSerializer(serializers.ModelSerializer):
     owner = serializers.CharField(source="owner.username", read_only=True)
     waiting_reason = serializers.SerializerMethodField()
-    input_artifacts = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    input_artifacts = serializers.SerializerMethodField()
     outputs_used_by = serializers.SerializerMethodField()
 
     class Meta:
@@ -43,13 +43,22 @@ class JobSerializer(serializers.ModelSerializer):
     def get_waiting_reason(self, job) -> str | None:
         if job.status != Job.Status.QUEUED:
             return None
-        return waiting_reason(job.queue, self.context.get("live_queues"))
+        # one Redis read per request, and only when some job is waiting
+        if "live_queues" not in self.context:
+            self.context["live_queues"] = live_queues()
+        return waiting_reason(job.queue, self.context["live_queues"])
+
+    def get_input_artifacts(self, job) -> list[int]:
+        ids = getattr(job, "input_ids", None)
+        if ids is None and not hasattr(job, "input_ids"):
+            ids = list(job.input_artifacts.values_list("id", flat=True))
+        return sorted(ids or [])
 
     def get_outputs_used_by(self, job) -> list[int]:
-        used = getattr(job, "_used_by", None)
-        if used is not None:
-            return used
-        return sorted(set(Job.objects.filter(input_artifacts__job=job).values_list("id", flat=True)))
+        ids = getattr(job, "used_by_ids", None)
+        if ids is None and not hasattr(job, "used_by_ids"):
+            ids = list(Job.objects.filter(input_artifacts__job=job).values_list("id", flat=True).distinct())
+        return sorted(ids or [])
 
 
 class JobCreateSerializer(serializers.Serializer):

@@ -149,3 +149,23 @@ def test_token_auth_works_for_scripts(token, user):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert client.get("/api/jobs/").status_code == 200
+
+
+def test_lineage_links_both_ways_and_the_list_has_no_n_plus_1(api, user, make_job,
+                                                              django_assert_max_num_queries):
+    from jobs.models import Artifact
+
+    parent = make_job()
+    Job.objects.filter(pk=parent.pk).update(status="succeeded")
+    model = Artifact.objects.create(job=parent, name="model.safetensors", kind="model", file="x", size=1, sha256="0")
+    r = api.post("/api/jobs/", {"kind": "sample", "params": {"model": {"artifact": model.pk}}}, format="json")
+    assert r.status_code == 201, r.content
+    child = r.json()
+    assert child["input_artifacts"] == [model.pk]
+    assert api.get(f"/api/jobs/{parent.pk}/").json()["outputs_used_by"] == [child["id"]]
+    for _ in range(30):
+        make_job()
+    # session/auth, count, one page of jobs with their links: not one query per job
+    with django_assert_max_num_queries(6):
+        body = api.get("/api/jobs/").json()
+    assert body["count"] == 32

@@ -84,7 +84,7 @@ def test_another_users_job_socket_closes_4404_and_anonymous_4401(celery_worker, 
                                                                    make_job):
     from rest_framework.authtoken.models import Token
 
-    job = make_job(owner=user)
+    job = make_job(owner=user, send=True)
     wait_for_status(job.pk, {"succeeded", "failed"})
     bob = Token.objects.create(user=other_user).key
     with ws_connect(live_server_url, f"/ws/jobs/{job.pk}/", token=bob) as conn:

@@ -156,7 +156,9 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Celery: long GPU jobs (see README "Guarantees") ---
-CELERY_BROKER_URL = REDIS_URL
+# kombu spells a unix socket `redis+socket://` where redis-py (channels) spells it `unix://`
+CELERY_BROKER_URL = ("redis+socket://" + REDIS_URL[len("unix://"):].replace("?db=", "?virtual_host=")
+                     if REDIS_URL.startswith("unix://") else REDIS_URL)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # a redelivered unacked job must not come back while it still runs: above the longest time limit
     "visibility_timeout": env.int("LAB_VISIBILITY_TIMEOUT", default=48 * 3600),
