@@ -1,4 +1,5 @@
 from django.contrib.postgres.aggregates import ArrayAgg
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import OuterRef, Subquery, Sum
 from django.http import FileResponse, Http404
@@ -40,7 +41,7 @@ def create_job(user, kind_name, params, name, input_artifacts, send=True) -> Job
     kind = get_kind(kind_name)
     with transaction.atomic():
         # lock the user's row so two concurrent submits cannot both slip under the cap
-        type(user).objects.select_for_update().filter(pk=user.pk).first()
+        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
         active = Job.objects.filter(owner=user, status__in=Job.ACTIVE).count()
         if active >= settings.LAB_MAX_ACTIVE_JOBS:
             raise TooManyJobs(active)
