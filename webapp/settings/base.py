@@ -151,6 +151,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Launch sample / train / finetune / quantize jobs, follow their events, download artifacts.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # like every other endpoint: the schema (and the docs page reading it) need a login or a token
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
     # the docs page works offline: Swagger UI is served from the sidecar package, not a CDN
     "SWAGGER_UI_DIST": "SIDECAR",
