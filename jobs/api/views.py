@@ -1,4 +1,3 @@
-from django.contrib.auth import get_user_model
 from django.contrib.postgres.aggregates import ArrayAgg
 from django.contrib.auth import get_user_model
 from django.db import transaction
