@@ -18,7 +18,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import close_old_connections, connection
-from django.db.utils import DatabaseError, InterfaceError
+from django.db.utils import DatabaseError, InterfaceError, OperationalError
 from django.utils import timezone
 
 from .events import append_events, broadcast
@@ -33,6 +33,21 @@ def sha256_of(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _retry_while_db_down(write, retry_for: float = 120.0):
+    """Run a write from the job's own thread, reconnecting while the database restarts: that
+    thread's connection dies with the server and Django only checks it between tasks."""
+    deadline = time.monotonic() + retry_for
+    while True:
+        try:
+            return write()
+        except (OperationalError, InterfaceError):
+            log.warning("database write failed, reconnecting", exc_info=True)
+            connection.close()
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.5)  # back-off between reconnects to a restarting database
 
 
 class JobReporter:
@@ -81,10 +96,10 @@ class JobReporter:
         size = path.stat().st_size
         digest = sha256_of(path)
         rel = path.resolve().relative_to(Path(settings.MEDIA_ROOT).resolve())
-        art, _ = Artifact.objects.update_or_create(
+        art, _ = _retry_while_db_down(lambda: Artifact.objects.update_or_create(
             job_id=self.job_id, name=str(name),
             defaults={"kind": kind, "file": str(rel), "size": size, "sha256": digest, "partial": False},
-        )
+        ))
         with self._lock:
             self._queue_progress()
             self._pending.append(("artifact", {"id": art.pk, "name": art.name, "kind": art.kind}))

@@ -1,4 +1,4 @@
-"""Worker presence: the worker's main process beats its queues into Redis."""
+"""Worker presence: the worker's main process beats its queues into Redis, and runs the reaper."""
 from __future__ import annotations
 
 import logging
@@ -9,6 +9,7 @@ from celery.signals import worker_init, worker_ready, worker_shutdown
 log = logging.getLogger(__name__)
 _stop = threading.Event()
 _names: list[str] = []
+_reapers: list[threading.Event] = []
 
 
 @worker_init.connect
@@ -47,6 +48,10 @@ def start_presence(sender=None, **kwargs):
             _stop.wait(period)
 
     threading.Thread(target=loop, name="presence", daemon=True).start()
+    if settings.LAB_REAPER_SECONDS > 0:
+        from . import reaper
+
+        _reapers.append(reaper.start(settings.LAB_REAPER_SECONDS))
 
 
 @worker_shutdown.connect
@@ -54,6 +59,8 @@ def stop_presence(sender=None, **kwargs):
     from . import workers
 
     _stop.set()
+    for ev in _reapers:
+        ev.set()
     for name in _names:
         try:
             workers.forget(name)

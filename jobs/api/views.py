@@ -1,10 +1,10 @@
-from django.contrib.auth import get_user_model
 from django.contrib.postgres.aggregates import ArrayAgg
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import OuterRef, Subquery, Sum
 from django.http import FileResponse, Http404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -220,7 +220,9 @@ class JobKindList(APIView):
         return Response(JobKindSerializer.rows())
 
 
-@extend_schema(tags=["workers"])
+@extend_schema(tags=["workers"], responses=inline_serializer("Worker", many=True, fields={
+    "name": serializers.CharField(), "queues": serializers.ListField(child=serializers.CharField()),
+    "active": serializers.ListField(child=serializers.IntegerField()), "devices": serializers.JSONField()}))
 class WorkerList(APIView):
     def get(self, request):
         running = {}

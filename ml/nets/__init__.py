@@ -20,3 +20,7 @@ def build(arch: str, **kwargs):
         raise ValueError(f"unknown network architecture {arch!r}; known: {sorted(ARCHS)}")
     module, fn = ARCHS[arch].split(":")
     return getattr(importlib.import_module(module), fn)(**kwargs)
+
+
+# --- sample ---
+register("gmm_exact", "ml.sample.gmm_net:gmm_exact")  # the analytic mixture as a model file (tests, demos)

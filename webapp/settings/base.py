@@ -106,6 +106,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
 LOGIN_URL = "/accounts/login/"
+# failed logins allowed per username and address in the window (jobs/login.py); 4x per username
+LAB_LOGIN_MAX_FAILURES = env.int("LAB_LOGIN_MAX_FAILURES", default=5)
+LAB_LOGIN_WINDOW_SECONDS = env.int("LAB_LOGIN_WINDOW_SECONDS", default=900)
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
@@ -148,6 +151,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Launch sample / train / finetune / quantize jobs, follow their events, download artifacts.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # like every other endpoint: the schema (and the docs page reading it) need a login or a token
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
     # the docs page works offline: Swagger UI is served from the sidecar package, not a CDN
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -183,6 +188,8 @@ LAB_MAX_ARTIFACT_BYTES = env.int("LAB_MAX_ARTIFACT_BYTES", default=20 * 1024**3)
 LAB_MAX_ATTEMPTS = env.int("LAB_MAX_ATTEMPTS", default=3)
 LAB_HEARTBEAT_SECONDS = env.float("LAB_HEARTBEAT_SECONDS", default=1.0)
 LAB_WORKER_STALE_SECONDS = env.float("LAB_WORKER_STALE_SECONDS", default=30.0)
+# every worker's main process requeues jobs of dead workers this often (jobs/reaper.py); 0 turns it off
+LAB_REAPER_SECONDS = env.float("LAB_REAPER_SECONDS", default=10.0)
 LAB_EVENT_FLUSH_SECONDS = env.float("LAB_EVENT_FLUSH_SECONDS", default=0.05)  # at most ~20 writes/s per job
 
 LOGGING = {

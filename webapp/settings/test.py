@@ -15,6 +15,9 @@ LAB_KEY_PREFIX = env("LAB_KEY_PREFIX", default=f"test-{os.getpid()}:")
 CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = LAB_KEY_PREFIX + "asgi"  # noqa: F405
 CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS, "global_keyprefix": LAB_KEY_PREFIX + "celery:"}  # noqa: F405
 LAB_HEARTBEAT_SECONDS = 0.5
+# off in the session's shared worker: unit tests fabricate stale heartbeats on purpose and must
+# not race a sweep; the fault tests (tests/reliability) start their own workers with it on
+LAB_REAPER_SECONDS = env.float("LAB_REAPER_SECONDS", default=0.0)
 MEDIA_ROOT = env.path("LAB_MEDIA_ROOT", default=str(LAB_DATA_DIR / "test-media"))
 REST_FRAMEWORK = {**REST_FRAMEWORK}  # noqa: F405
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {

@@ -1,0 +1,90 @@
+"""jobs/reaper.py on the test database: stale running jobs are requeued once, or failed past max_attempts."""
+import threading
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from jobs import reaper, workers
+from jobs.events import append_events
+from jobs.models import Job, JobEvent
+
+pytestmark = pytest.mark.django_db(transaction=True)
+LONG_AGO = timezone.timedelta(hours=1)
+
+
+@pytest.fixture
+def make_job(user):
+    """Jobs on a queue no worker serves: what the reaper sends stays in the broker, and a worker
+    another test started cannot run them under our feet."""
+
+    def make():
+        job = Job.objects.create(owner=user, kind="sample", params={}, queue="unserved-reaper-test")
+        append_events(job.pk, [("status", {"status": "queued"})])
+        return job
+
+    return make
+
+
+def running(job, attempts=1, heartbeat=None):
+    Job.objects.filter(pk=job.pk).update(status="running", attempts=attempts, worker="gone@host",
+                                         heartbeat_at=heartbeat or timezone.now() - LONG_AGO)
+    return job.pk
+
+
+def test_a_stale_job_is_requeued_with_the_reason_and_a_live_one_is_left_alone(make_job):
+    stale = running(make_job())
+    live = running(make_job(), heartbeat=timezone.now())
+    queued = make_job().pk
+    assert reaper.reap_stale() == [(stale, "queued")]
+
+    job = Job.objects.get(pk=stale)
+    assert job.status == "queued" and job.heartbeat_at is None and job.attempts == 1
+    events = list(JobEvent.objects.filter(job_id=stale).order_by("seq"))
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert events[-2].type == "log" and "gone@host stopped beating" in events[-2].data["text"]
+    assert "attempt 2 of 3" in events[-2].data["text"]
+    assert events[-1].data == {"status": "queued"}
+    assert Job.objects.get(pk=live).status == "running" and Job.objects.get(pk=queued).status == "queued"
+
+
+def test_past_max_attempts_a_stale_job_fails_with_the_reason(make_job):
+    pk = running(make_job(), attempts=3)
+    assert reaper.reap_stale() == [(pk, "failed")]
+    job = Job.objects.get(pk=pk)
+    assert job.status == "failed" and job.finished_at is not None
+    assert job.error.startswith("gave up after 3 attempts: worker gone@host stopped beating")
+    last = JobEvent.objects.filter(job_id=pk).order_by("-seq").first()
+    assert last.data == {"status": "failed", "error": job.error}
+
+
+def test_concurrent_sweeps_handle_each_stale_job_exactly_once(make_job):
+    ids = {running(make_job()) for _ in range(30)}
+    results, barrier = [], threading.Barrier(3)
+
+    def sweep():
+        barrier.wait()
+        try:
+            results.extend(reaper.reap_stale())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sweep) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(pk for pk, _ in results) == sorted(ids)
+    for pk in ids:
+        texts = JobEvent.objects.filter(job_id=pk, type="log").values_list("data__text", flat=True)
+        assert sum("stopped beating" in t for t in texts) == 1
+
+
+def test_queued_jobs_are_sent_again_when_the_broker_lost_its_data(make_job):
+    workers.client().delete(reaper._marker_key())
+    ids = [make_job().pk for _ in range(3)]
+    assert reaper.resend_if_broker_lost() == ids  # first sweep against an empty broker
+    assert reaper.resend_if_broker_lost() == []  # the marker is there: nothing was lost
+    workers.client().delete(reaper._marker_key())  # what a Redis restart without persistence does
+    Job.objects.filter(pk=ids[0]).update(status="succeeded")
+    assert reaper.resend_if_broker_lost() == ids[1:]

@@ -1,0 +1,91 @@
+"""Isolation between users: another user's ids answer 404 everywhere, no login answers 401/403."""
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+from websockets.exceptions import ConnectionClosed
+
+from jobs.api.views import create_job
+from jobs.models import Artifact
+from tests.helpers import ws_connect
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def alices(user):
+    """A finished job of alice's with a model artifact on disk."""
+    job = create_job(user, "sample", {"nfe": 5, "n_samples": 10}, "mine", [], send=False)
+    job.status = "succeeded"
+    job.save(update_fields=["status"])
+    folder = Path(settings.MEDIA_ROOT) / "jobs" / str(job.pk)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "model.safetensors").write_bytes(b"secret weights")
+    art = Artifact.objects.create(job=job, name="model.safetensors", kind="model", file=f"jobs/{job.pk}/model.safetensors",
+                                  size=14, sha256="0" * 64)
+    return job, art
+
+
+def endpoints(job_id, art_id):
+    return [("get", f"/api/jobs/{job_id}/"), ("post", f"/api/jobs/{job_id}/cancel/"),
+            ("post", f"/api/jobs/{job_id}/retry/"), ("get", f"/api/jobs/{job_id}/events/"),
+            ("get", f"/api/jobs/{job_id}/artifacts/"), ("get", f"/api/artifacts/{art_id}/"),
+            ("get", f"/api/artifacts/{art_id}/download/")]
+
+
+def test_alice_reaches_her_own_things(alices, user):
+    job, art = alices
+    me = APIClient()
+    me.force_authenticate(user)
+    for method, path in endpoints(job.pk, art.pk):
+        r = getattr(me, method)(path)
+        assert r.status_code in (200, 201, 409), (path, r.status_code)  # 409: cancel of a finished job
+
+
+def test_another_user_gets_404_everywhere_and_sees_nothing_in_lists(alices, other_user):
+    job, art = alices
+    bob = APIClient()
+    bob.force_authenticate(other_user)
+    for method, path in endpoints(job.pk, art.pk):
+        r = getattr(bob, method)(path)
+        assert r.status_code == 404, (path, r.status_code)
+        assert r["Content-Type"] == "application/json"
+    assert bob.get("/api/jobs/").json()["count"] == 0
+    assert bob.get("/api/artifacts/").json()["count"] == 0
+    # nor can bob use alice's model as the input of his own job
+    r = bob.post("/api/jobs/", {"kind": "sample", "params": {"model": {"artifact": art.pk}}}, format="json")
+    assert r.status_code == 400 and "model.artifact" in r.json()["params"]
+    job.refresh_from_db()
+    assert job.status == "succeeded" and not job.cancel_requested
+
+
+def test_without_login_every_endpoint_answers_401_with_json(alices):
+    job, art = alices
+    anonymous = APIClient()
+    paths = endpoints(job.pk, art.pk) + [("get", "/api/jobs/"), ("post", "/api/jobs/"), ("get", "/api/artifacts/"),
+                                         ("get", "/api/job-kinds/"), ("get", "/api/workers/"),
+                                         ("get", "/api/schema/")]
+    for method, path in paths:
+        r = getattr(anonymous, method)(path, HTTP_ACCEPT="application/json")
+        assert r.status_code == 401, (path, r.status_code)
+        assert "detail" in r.json()
+    # the browser pages send anonymous users to the login form
+    r = anonymous.get("/api/docs/")
+    assert r.status_code in (302, 401, 403)
+
+
+def test_websockets_of_another_users_job_or_an_unknown_one_close_4404(alices, other_user, live_server_url):
+    from rest_framework.authtoken.models import Token
+
+    job, _ = alices
+    bob = Token.objects.create(user=other_user).key
+    for path in (f"/ws/jobs/{job.pk}/", f"/ws/jobs/{job.pk + 10**6}/", f"/ws/jobs/{job.pk}/?after=0"):
+        with ws_connect(live_server_url, path, token=bob) as conn:
+            with pytest.raises(ConnectionClosed) as closed:
+                conn.recv(timeout=10)
+        assert closed.value.rcvd.code == 4404, path
+    with ws_connect(live_server_url, f"/ws/jobs/{job.pk}/", token="not-a-token") as conn:
+        with pytest.raises(ConnectionClosed) as closed:
+            conn.recv(timeout=10)
+    assert closed.value.rcvd.code == 4401
