@@ -174,9 +174,10 @@ async function act(path, label) {
 
 $("cancel").addEventListener("click", async () => {
   $("cancel").disabled = true;
-  await act(`/api/jobs/${boot.id}/cancel/`, "Cancelling");
+  const job = await act(`/api/jobs/${boot.id}/cancel/`, "Cancelling");
   $("cancel").disabled = false;
-  $("action-state").textContent = "Cancel requested";
+  // a running job stops at its next step; the status event then updates the page
+  if (job) $("action-state").textContent = job.status === "cancelled" ? "" : "Cancel requested…";
 });
 
 $("retry").addEventListener("click", async () => {

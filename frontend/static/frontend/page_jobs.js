@@ -1,4 +1,4 @@
-// Jobs list: statuses and progress follow /ws/jobs/ without a reload.
+// Jobs list: statuses and progress follow /ws/jobs/ (status + progress of all my jobs) without a reload.
 import { openEventStream, reconnectOnWake, jobSocketUrl } from "./events.js";
 import { api, statusBadge } from "./api.js";
 import { TERMINAL } from "./format.js";
@@ -40,28 +40,14 @@ async function snapshot() {
   }));
 }
 
-let polling = null;
-// Progress is sent per job; if the list socket only carries status changes, refresh running rows.
-function pollRunning() {
-  clearTimeout(polling);
-  const running = [...rows.values()].some((tr) => tr.querySelector(".badge")?.dataset.status === "running");
-  if (running) polling = setTimeout(async () => {
-    await snapshot();
-    pollRunning();
-  }, 4000);
-}
-
 const stream = openEventStream({
   makeUrl: () => jobSocketUrl(location, null, null),
   tracked: false,
-  onEvent: (e) => {
-    onEvent(e);
-    pollRunning();
-  },
+  onEvent,
   onState: (s) => {
     liveState.textContent = s === "open" ? "live" : s === "closed" ? "reconnecting…" : "";
     liveState.dataset.state = s;
   },
-  onOpen: () => snapshot().then(pollRunning),
+  onOpen: snapshot,
 });
 reconnectOnWake(stream);
