@@ -28,12 +28,20 @@ def prior_std(schedule) -> float:
     return schedule.t_max if schedule.name == "edm" else 1.0
 
 
+def default_grid(spec, schedule) -> str:
+    """The sampler's paper grid; on the edm schedule, where t is sigma in [0.002, 80], grids uniform in t or
+    sqrt(t) put almost every step at sigma > 1, so EDM's own Karras grid replaces them."""
+    if schedule.name == "edm" and spec.default_grid in ("uniform_t", "quadratic_t"):
+        return "karras"
+    return spec.default_grid
+
+
 def plan_grid(schedule, sampler: str, nfe: int, grid=None, final_step="denoise", t_eps=None):
     """The plan (steps, orders) and time grid a solver will use for an exact NFE budget, and the result's
     description of those choices. No network call."""
     spec = get_sampler(sampler)
     plan = spec.plan(nfe, final_step)
-    grid = grid or spec.default_grid
+    grid = grid or default_grid(spec, schedule)
     t_start = schedule.t_max
     if schedule.alpha(t_start) == 0.0 and not spec.starts_at_alpha_0:
         # flow at t = 1: alpha = 0, and noise-form solvers divide by alpha; they start one t_eps later
