@@ -18,7 +18,7 @@ Grids:
   like `uniform_t` it reaches t_min directly.
 - `logsnr`: uniform in lambda = log(alpha/sigma) (DPM-Solver, sec. 3.4 "uniform logSNR").
 - `karras`: rho = sigma/alpha spaced as (rho_max^(1/7) + i/(N-1) (rho_min^(1/7) - rho_max^(1/7)))^7
-  (Karras et al. 2022, eq. 5, rho = 7).
+  (Karras et al. 2022, eq. 5, rho = 7); the default on the edm schedule (see runner.default_grid).
 """
 from __future__ import annotations
 
