@@ -116,6 +116,9 @@ def run(params, reporter) -> dict:
     else:
         from ml.modelio import load_model
 
+        if p.model.path is None:
+            raise ValueError(f"model artifact {p.model.artifact} has no folder: the job system fills 'path', "
+                             "a terminal run must give {'path': '<dir>'}")
         net, cfg = load_model(p.model.path, device)
         if cfg.get("prediction") == "masked":
             from ml.dna.sample_job import run_sample  # masked diffusion is sampled by its own job code
