@@ -53,11 +53,12 @@ def plan_grid(schedule, sampler: str, nfe: int, grid=None, final_step="denoise",
 
 
 def solve(model: Model, x_T: torch.Tensor, sampler: str, nfe: int, grid=None, final_step="denoise",
-          t_eps=None, callback=None):
-    """Run one solver with an exact NFE budget. Returns (x, info) where info names the choices made."""
+          t_eps=None, callback=None, **solver_kwargs):
+    """Run one solver with an exact NFE budget. Returns (x, info) where info names the choices made.
+    solver_kwargs go to the solver function (e.g. diffusers_compat=True for dpm_solver_pp_3m)."""
     plan, ts, info = plan_grid(model.schedule, sampler, nfe, grid, final_step, t_eps)
     start = model.nfe
-    x = get_sampler(sampler).fn(model, x_T, ts, callback=callback, **plan.kwargs)
+    x = get_sampler(sampler).fn(model, x_T, ts, callback=callback, **{**plan.kwargs, **solver_kwargs})
     used = model.nfe - start
     if used != nfe:
         raise RuntimeError(f"{sampler} spent {used} NFE for a budget of {nfe}")
