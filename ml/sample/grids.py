@@ -62,9 +62,5 @@ def make_grid(schedule, kind: str, n_steps: int, final_step: str = "denoise", t_
     return ts + [schedule.t_min] if denoise else ts
 
 
-def lambdas(schedule, ts) -> list[float]:
-    return [schedule.lambda_(t) for t in ts]
-
-
 def is_finite(v: float) -> bool:
     return not (math.isinf(v) or math.isnan(v))
