@@ -20,3 +20,8 @@ def build(arch: str, **kwargs):
         raise ValueError(f"unknown network architecture {arch!r}; known: {sorted(ARCHS)}")
     module, fn = ARCHS[arch].split(":")
     return getattr(importlib.import_module(module), fn)(**kwargs)
+
+# --- train ---
+register("mlp2d", "ml.nets.mlp:mlp2d")
+register("unet8", "ml.nets.unet:unet8")
+# --- end train ---
