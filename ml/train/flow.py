@@ -61,7 +61,8 @@ def pseudo_huber(pred, target):
     d = pred.shape[1:].numel()
     c = 0.00054 * math.sqrt(d)
     r2 = (pred - target).flatten(1).pow(2).sum(1)
-    return (torch.sqrt(r2 + c * c) - c) / math.sqrt(d)
+    # sqrt(r2 + c^2) - c written as r2 / (sqrt(r2 + c^2) + c): no cancellation when r << c
+    return r2 / (torch.sqrt(r2 + c * c) + c) / math.sqrt(d)
 
 
 DISTANCES = {"l2": l2, "pseudo_huber": pseudo_huber}

@@ -68,8 +68,7 @@ def frechet_distance(f1, f2):
 
     mu1, mu2 = f1.mean(0), f2.mean(0)
     c1, c2 = np.cov(f1, rowvar=False), np.cov(f2, rowvar=False)
-    covmean, _ = linalg.sqrtm(c1 @ c2, disp=False)
-    covmean = covmean.real
+    covmean = np.real(linalg.sqrtm(c1 @ c2))
     return float(((mu1 - mu2) ** 2).sum() + np.trace(c1 + c2 - 2 * covmean))
 
 
