@@ -1,0 +1,6 @@
+import sys
+
+from ml.cli import main
+from ml.sample import run
+
+sys.exit(main("sample", run))

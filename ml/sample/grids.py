@@ -1,0 +1,62 @@
+"""Time grids t_0 = T > t_1 > ... > t_N, returned as Python floats of the schedule's own time.
+
+Final step, explicit:
+- final_step="denoise" (default): the grid ends at t = t_min (alpha = 1, sigma = 0 for VP; sigma = 0
+  for EDM; t = 0 for flow), so the sample is the estimate of the ODE solution at t = 0. The step into
+  t_min is first order (it returns the model's x_0 estimate at the previous point, as k-diffusion and
+  diffusers do), because lambda = +inf there and higher-order corrections in lambda are undefined.
+  `uniform_t` spaces all N intervals down to t_min (diffusers' "trailing" DDIM: 1, 0.9, ..., 0.1, 0);
+  `logsnr` and `karras` cannot reach lambda = +inf, so they space N points from T down to t_eps and
+  append t_min (k-diffusion's "append zero").
+- final_step="t_eps": the grid ends at t_eps and the sample is x(t_eps), still noisy (sigma ~ 0.01
+  for vp_linear at 1e-3); compare it with the exact ODE at t_eps. This is what DPM-Solver's own
+  code returns without `denoise_to_zero`, and what convergence-order measurements need.
+
+Grids:
+- `uniform_t`: uniform in t (DDIM trailing, DEIS's "time uniform").
+- `logsnr`: uniform in lambda = log(alpha/sigma) (DPM-Solver, sec. 3.4 "uniform logSNR").
+- `karras`: rho = sigma/alpha spaced as (rho_max^(1/7) + i/(N-1) (rho_min^(1/7) - rho_max^(1/7)))^7
+  (Karras et al. 2022, eq. 5, rho = 7).
+"""
+from __future__ import annotations
+
+import math
+
+GRIDS = ("uniform_t", "logsnr", "karras")
+FINAL_STEPS = ("denoise", "t_eps")
+
+
+def make_grid(schedule, kind: str, n_steps: int, final_step: str = "denoise", t_eps: float | None = None,
+              t_start: float | None = None, karras_rho: float = 7.0) -> list[float]:
+    """N steps -> N + 1 times from t_start (default schedule.t_max) to t_min or t_eps."""
+    if n_steps < 1:
+        raise ValueError("a grid needs at least one step")
+    if final_step not in FINAL_STEPS:
+        raise ValueError(f"final_step must be one of {FINAL_STEPS}")
+    T = schedule.t_max if t_start is None else t_start
+    t_eps = schedule.t_eps if t_eps is None else t_eps
+    denoise = final_step == "denoise"
+    if kind == "uniform_t":
+        end = schedule.t_min if denoise else t_eps
+        return [T + (end - T) * i / n_steps for i in range(n_steps + 1)]
+    n_points = n_steps if denoise else n_steps + 1      # points from T to t_eps inclusive
+    if n_points == 1:
+        ts = [T]
+    elif kind == "logsnr":
+        l0, l1 = schedule.lambda_(T), schedule.lambda_(t_eps)
+        ts = [T] + [schedule.t_of_lambda(l0 + (l1 - l0) * i / (n_points - 1)) for i in range(1, n_points - 1)] + [t_eps]
+    elif kind == "karras":
+        r0, r1 = schedule.rho(T) ** (1 / karras_rho), schedule.rho(t_eps) ** (1 / karras_rho)
+        ts = [T] + [schedule.t_of_rho((r0 + (r1 - r0) * i / (n_points - 1)) ** karras_rho)
+                    for i in range(1, n_points - 1)] + [t_eps]
+    else:
+        raise ValueError(f"unknown grid {kind!r}; known: {GRIDS}")
+    return ts + [schedule.t_min] if denoise else ts
+
+
+def lambdas(schedule, ts) -> list[float]:
+    return [schedule.lambda_(t) for t in ts]
+
+
+def is_finite(v: float) -> bool:
+    return not (math.isinf(v) or math.isnan(v))

@@ -1,0 +1,202 @@
+"""Noise schedules x_t = alpha_t x_0 + sigma_t eps, as scalar maths on Python floats.
+
+Every solver only needs alpha_t, sigma_t, lambda_t = log(alpha_t / sigma_t) (half log-SNR),
+rho_t = sigma_t / alpha_t (the "VE sigma" of k-diffusion / EDM), the inverse t(lambda),
+and, for plain Euler in x, the derivatives alpha'_t, sigma'_t.
+
+- `vp_linear`: continuous-time VP of Song et al. 2021 with beta(t) = 0.1 + 19.9 t, i.e. DDPM's
+  betas 1e-4..0.02 over 1000 steps; log alpha_t = -(b1 - b0) t^2 / 4 - b0 t / 2 (DPM-Solver eq. 21).
+- `vp_cosine`: Nichol & Dhariwal's cosine schedule in continuous time, s = 0.008; as in DPM-Solver
+  (appendix D) it stops at T = 0.9946 because alpha_t -> 0 (lambda -> -inf) at t = 1.
+- `edm`: Karras et al. 2022 (VE): alpha = 1, sigma = t, t in [0.002, 80].
+- `flow`: rectified flow / flow matching, x_t = (1 - t) x_0 + t z (diffusers' convention).
+- `VPDiscrete(alphas_cumprod)`: a DDPM table read as continuous time t = (n + 1) / N with
+  log alpha interpolated piecewise-linearly, as DPM-Solver's NoiseScheduleVP('discrete') does, plus
+  the point (t = 0, alpha = 1); used to compare with diffusers on its own integer timesteps.
+
+Python floats (not tensors) on purpose: solvers precompute their coefficients from these
+before the loop, so a step on CUDA never waits for the host.
+"""
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+
+
+class Schedule:
+    name = "base"
+    t_max = 1.0      # where sampling starts (the noise x_T lives here)
+    t_min = 0.0      # where the ODE ends (the data); alpha(t_min)/sigma(t_min) may be 0
+    t_eps = 1e-3     # last positive time of grids that cannot reach t_min (logSNR, Karras)
+
+    def log_alpha(self, t: float) -> float:
+        raise NotImplementedError
+
+    def alpha(self, t: float) -> float:
+        return math.exp(self.log_alpha(t))
+
+    def sigma(self, t: float) -> float:
+        # sqrt(-expm1(2 log alpha)) keeps precision near t = 0 where 1 - alpha^2 cancels
+        return math.sqrt(max(-math.expm1(2.0 * self.log_alpha(t)), 0.0))
+
+    def lambda_(self, t: float) -> float:
+        s = self.sigma(t)
+        return math.inf if s == 0.0 else self.log_alpha(t) - math.log(s)
+
+    def rho(self, t: float) -> float:
+        return self.sigma(t) / self.alpha(t)
+
+    def t_of_lambda(self, lam: float) -> float:
+        raise NotImplementedError
+
+    def t_of_rho(self, rho: float) -> float:
+        return self.t_min if rho <= 0.0 else self.t_of_lambda(-math.log(rho))
+
+    def d_alpha(self, t: float) -> float:
+        """d alpha / dt, by a central difference of log alpha (schedules override with closed forms)."""
+        h = 1e-6
+        return self.alpha(t) * (self.log_alpha(t + h) - self.log_alpha(t - h)) / (2 * h)
+
+    def d_sigma(self, t: float) -> float:
+        # VP: alpha^2 + sigma^2 = 1  =>  sigma' = -alpha alpha' / sigma
+        return -self.alpha(t) * self.d_alpha(t) / self.sigma(t)
+
+
+class VPLinear(Schedule):
+    name = "vp_linear"
+
+    def __init__(self, beta_0: float = 0.1, beta_1: float = 20.0):
+        self.beta_0, self.beta_1 = beta_0, beta_1
+
+    def log_alpha(self, t):
+        return -0.25 * t * t * (self.beta_1 - self.beta_0) - 0.5 * t * self.beta_0
+
+    def d_alpha(self, t):
+        return self.alpha(t) * (-0.5 * t * (self.beta_1 - self.beta_0) - 0.5 * self.beta_0)
+
+    def t_of_lambda(self, lam):
+        # log alpha = -1/2 log(1 + e^{-2 lambda}); then solve the quadratic in t (DPM-Solver appendix)
+        log_alpha = -0.5 * _log1pexp(-2.0 * lam)
+        db = self.beta_1 - self.beta_0
+        # positive root of (db/4) t^2 + (b0/2) t + log_alpha = 0, in the cancellation-free form
+        return -2.0 * log_alpha / (0.5 * self.beta_0 + math.sqrt(0.25 * self.beta_0 ** 2 - db * log_alpha))
+
+
+class VPCosine(Schedule):
+    name = "vp_cosine"
+    t_max = 0.9946
+
+    def __init__(self, s: float = 0.008):
+        self.s = s
+        self._log_alpha_0 = math.log(math.cos(s / (1.0 + s) * math.pi / 2.0))
+
+    def log_alpha(self, t):
+        return math.log(math.cos((t + self.s) / (1.0 + self.s) * math.pi / 2.0)) - self._log_alpha_0
+
+    def d_alpha(self, t):
+        u = (t + self.s) / (1.0 + self.s) * math.pi / 2.0
+        return -math.sin(u) * math.pi / (2.0 * (1.0 + self.s)) / math.exp(self._log_alpha_0)
+
+    def t_of_lambda(self, lam):
+        log_alpha = -0.5 * _log1pexp(-2.0 * lam)
+        return 2.0 * (1.0 + self.s) / math.pi * math.acos(math.exp(log_alpha + self._log_alpha_0)) - self.s
+
+
+class EDM(Schedule):
+    name = "edm"
+    t_max = 80.0
+    t_min = 0.0
+    t_eps = 0.002
+
+    def log_alpha(self, t):
+        return 0.0
+
+    def sigma(self, t):
+        return float(t)
+
+    def d_alpha(self, t):
+        return 0.0
+
+    def d_sigma(self, t):
+        return 1.0
+
+    def t_of_lambda(self, lam):
+        return math.exp(-lam)
+
+
+class Flow(Schedule):
+    name = "flow"
+    t_max = 1.0
+    t_eps = 1e-3
+
+    def log_alpha(self, t):
+        return math.log1p(-t) if t < 1.0 else -math.inf
+
+    def alpha(self, t):
+        return 1.0 - t
+
+    def sigma(self, t):
+        return float(t)
+
+    def lambda_(self, t):
+        if t <= 0.0:
+            return math.inf
+        return -math.inf if t >= 1.0 else math.log1p(-t) - math.log(t)
+
+    def rho(self, t):
+        return math.inf if t >= 1.0 else t / (1.0 - t)
+
+    def d_alpha(self, t):
+        return -1.0
+
+    def d_sigma(self, t):
+        return 1.0
+
+    def t_of_lambda(self, lam):
+        # lambda = log((1 - t) / t)  =>  t = sigmoid(-lambda)
+        return 1.0 / (1.0 + math.exp(lam)) if lam > -700 else 1.0
+
+
+class VPDiscrete(Schedule):
+    name = "vp_discrete"
+
+    def __init__(self, alphas_cumprod):
+        acp = [float(a) for a in alphas_cumprod]
+        n = len(acp)
+        self.ts = [0.0] + [(i + 1) / n for i in range(n)]
+        self.log_alphas = [0.0] + [0.5 * math.log(a) for a in acp]
+        self.lambdas = [math.inf] + [la - 0.5 * math.log(-math.expm1(2 * la)) for la in self.log_alphas[1:]]
+
+    def log_alpha(self, t):
+        return _interp(t, self.ts, self.log_alphas)
+
+    def t_of_lambda(self, lam):
+        # lambdas decrease with t; interpolate lambda -> t on the table (as DPM-Solver's inverse_lambda)
+        ts, lams = self.ts[1:], self.lambdas[1:]
+        if lam >= lams[0]:
+            return ts[0]
+        rev = lams[::-1]
+        j = bisect_right(rev, lam)
+        j = min(max(j, 1), len(rev) - 1)
+        lo, hi = len(ts) - j, len(ts) - j - 1   # rev[j-1] <= lam < rev[j]
+        w = (lam - lams[lo]) / (lams[hi] - lams[lo])
+        return ts[lo] + w * (ts[hi] - ts[lo])
+
+
+def _interp(t, xs, ys):
+    j = min(max(bisect_right(xs, t), 1), len(xs) - 1)
+    w = (t - xs[j - 1]) / (xs[j] - xs[j - 1])
+    return ys[j - 1] + w * (ys[j] - ys[j - 1])
+
+
+def _log1pexp(z: float) -> float:
+    return z + math.log1p(math.exp(-z)) if z > 0 else math.log1p(math.exp(z))
+
+
+SCHEDULES = {"vp_linear": VPLinear, "vp_cosine": VPCosine, "edm": EDM, "flow": Flow}
+
+
+def get_schedule(name: str) -> Schedule:
+    if name not in SCHEDULES:
+        raise ValueError(f"unknown schedule {name!r}; known: {sorted(SCHEDULES)}")
+    return SCHEDULES[name]()
