@@ -38,7 +38,8 @@ def build_net(p, data_shape, teacher=None, tcfg=None):
     else:
         if len(data_shape) != 3:
             raise ValueError("the UNet needs image data (digits)")
-        name, kw = "unet8", {"channels": data_shape[0], "width": p.width, "depth": p.depth}
+        # a UNet channel carries a whole 3x3 neighbourhood: a quarter of the MLP width gives similar capacity
+        name, kw = "unet8", {"channels": data_shape[0], "width": max(8, p.width // 4), "depth": p.depth}
     return nets.build(name, **kw), name, kw
 
 

@@ -65,7 +65,7 @@ class Params(CommonParams):
     model: Optional[ArtifactRef] = Field(None, description="Teacher / previous model for reflow, distill, slimflow.")
     split: Literal[0, 1] = Field(0, description="Half of the labelled data an oracle learns from (DNA oracle).")
     arch: Literal["auto", "mlp", "unet"] = Field("auto", description="Network: auto = MLP for 2-D toys, UNet for digits.")
-    width: int = Field(256, ge=4, le=4096, description="Network width (MLP hidden units; UNet base channels).")
+    width: int = Field(256, ge=4, le=4096, description="Network width: MLP hidden units; the UNet gets width/4 base channels.")
     depth: int = Field(3, ge=1, le=32, description="Network depth (MLP residual blocks; UNet blocks per level).")
     warmup_steps: int = Field(50, ge=0, le=100_000, description="Linear LR warm-up steps.")
     ema_decay: float = Field(0.999, ge=0, lt=1, description="EMA of the weights; the EMA model is saved and sampled.")
