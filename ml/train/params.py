@@ -57,7 +57,7 @@ class Params(CommonParams):
         "vp_*: VP diffusion predicting eps / x0 / v; rectified_flow: 1-RF; reflow: 2-RF on (noise, teacher ODE output) "
         "pairs; distill: k-step distillation of the teacher; slimflow: small one-step student; masked_diffusion, "
         "oracle: DNA task."))
-    steps: int = Field(1000, ge=1, le=1_000_000, description="Optimiser steps.")
+    steps: int = Field(500, ge=1, le=1_000_000, description="Optimiser steps.")
     batch_size: int = Field(256, ge=1, le=65536, description="Global batch size (split over DDP processes).")
     lr: float = Field(1e-3, gt=0, le=1.0, description="Peak learning rate (after warm-up, before cosine decay).")
     optimizer: Literal["adamw", "lion"] = Field("adamw", description="AdamW, or Lion (use ~3-10x smaller lr).")
@@ -70,8 +70,8 @@ class Params(CommonParams):
     warmup_steps: int = Field(50, ge=0, le=100_000, description="Linear LR warm-up steps.")
     ema_decay: float = Field(0.999, ge=0, lt=1, description="EMA of the weights; the EMA model is saved and sampled.")
     grad_clip: float = Field(1.0, ge=0, le=1e6, description="Clip the global grad norm to this (0: no clipping).")
-    checkpoint_every: int = Field(500, ge=1, le=1_000_000, description="Save a resumable checkpoint every N steps.")
-    eval_every: int = Field(500, ge=1, le=1_000_000, description="Evaluate (and draw a preview) every N steps.")
+    checkpoint_every: int = Field(250, ge=1, le=1_000_000, description="Save a resumable checkpoint every N steps.")
+    eval_every: int = Field(250, ge=1, le=1_000_000, description="Evaluate (and draw a preview) every N steps.")
     log_every: int = Field(10, ge=1, le=100_000, description="Report loss / lr / grad-norm / samples/s every N steps.")
     timesteps: Literal["uniform", "u_shaped"] = Field(
         "uniform", description="Flow time distribution; u_shaped is the rfpp choice for reflow (Lee et al. 2024).")
