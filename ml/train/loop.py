@@ -45,6 +45,7 @@ def build_net(p, data_shape, teacher=None, tcfg=None):
 
 def train(p, reporter, rank=0, world=1, device=None):
     device = device or resolve_device(p.device)
+    t_start = time.perf_counter()
     lead = rank == 0
     data = make_dataset(p.data.model_dump(), device)
     teacher = tcfg = pairs = None
@@ -142,7 +143,8 @@ def train(p, reporter, rank=0, world=1, device=None):
     return {"final_loss": smoothed(state), "eval": last_eval, "objective": p.objective, "arch": arch,
             "arch_kwargs": arch_kw, "n_params": n_params, "steps": p.steps, "resumed_from": start or None,
             "world_size": world, "prediction": cfg["prediction"], "schedule": cfg["schedule"],
-            "recommended": cfg["recommended"], "device": str(device)}
+            "recommended": cfg["recommended"], "device": str(device),
+            "seconds": round(time.perf_counter() - t_start, 3)}
 
 
 def smoothed(state):
