@@ -20,3 +20,7 @@ def build(arch: str, **kwargs):
         raise ValueError(f"unknown network architecture {arch!r}; known: {sorted(ARCHS)}")
     module, fn = ARCHS[arch].split(":")
     return getattr(importlib.import_module(module), fn)(**kwargs)
+
+# --- quantize ---
+register("char_transformer", "ml.nets.char_transformer:char_transformer")
+register("digits_mlp", "ml.nets.digits_mlp:digits_mlp")
