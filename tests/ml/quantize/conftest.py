@@ -24,3 +24,12 @@ def correlated():
     X = torch.randn(256, 128, generator=g) @ A + 0.1 * torch.randn(256, 128, generator=g)
     W = torch.randn(64, 128, generator=g)
     return W, X
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    # these tests run many tiny ops; on a shared 2-core box intra-op threads mostly spin (measured 10x slower)
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
