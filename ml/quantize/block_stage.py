@@ -35,8 +35,10 @@ def _mse(block, inputs, targets):
         return sum(float(((block(*x) - y) ** 2).mean()) for x, y in zip(inputs, targets)) / len(inputs)
 
 
-def block_stage(qmodel, fp_model, calib, blocks, epochs=4, lr=1e-4, reporter=None):
-    """Returns [(block, mse_before, mse_after)]."""
+def block_stage(qmodel, fp_model, calib, blocks, epochs=4, lr=1e-3, reporter=None, batch=8):
+    """Returns [(block, mse_before, mse_after)]. Steps run on minibatches of `batch` calibration samples
+    (the repo steps per sample; a whole calibration batch per step gave too few steps to move)."""
+    calib = [tuple(t[i:i + batch] for t in b) for b in calib for i in range(0, b[0].shape[0], batch)]
     log = []
     for name in blocks:
         qblock = qmodel.get_submodule(name) if name else qmodel

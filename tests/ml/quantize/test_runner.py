@@ -34,7 +34,7 @@ def test_digits_gptq_w4_result_artifact_and_sizes(tmp_path):
 
 def test_decoupleq_block_stage_lowers_block_error_and_skip_keeps_layers(tmp_path):
     res = run({"model": {"builtin": "digits_mlp"}, "method": "decoupleq", "bits": 2, "group_size": 64,
-               "skip": ["4"], "n_calibration": 128, "decoupleq": {"max_iter": 2, "block_epochs": 20, "block_lr": 1e-3}},
+               "skip": ["4"], "n_calibration": 128, "decoupleq": {"max_iter": 2, "block_epochs": 3}},
               _reporter(tmp_path))
     assert [r["name"] for r in res["layers"]] == ["0", "2"]
     (stage,) = res["block_stage"]
