@@ -67,6 +67,7 @@ def run(params, reporter) -> dict:
     model = task.model
     fp_model = copy.deepcopy(model)
     metric_before = task.metric(model)
+    extra_before = {k: fn(model) for k, fn in task.extra.items()}
     reporter.metric(task.metric_name + "_fp32", metric_before, 0)
     check_stop(reporter)
     t0 = time.perf_counter()
@@ -80,6 +81,7 @@ def run(params, reporter) -> dict:
                             reporter)
     seconds = time.perf_counter() - t0
     metric_after = task.metric(model)
+    extra = {k: {"before": extra_before[k], "after": fn(model)} for k, fn in task.extra.items()}
     reporter.metric(task.metric_name, metric_after, len(rows))
     sizes = size_report(model, rows, p.bits, p.symmetric or p.method == "nupes")
     reporter.log(f"{task.metric_name}: {metric_before:.4f} -> {metric_after:.4f}; {sizes['packed_bytes']} bytes packed "
@@ -96,6 +98,6 @@ def run(params, reporter) -> dict:
               "seconds": seconds, "method": p.method, "bits": p.bits, "group_size": p.group_size,
               "symmetric": p.symmetric, "act_order": p.act_order, "skip": list(p.skip), "metric_notes": task.notes,
               "block_stage": [{"block": b, "mse_before": x, "mse_after": y} for b, x, y in stage],
-              "device": "cpu"}
+              "extra_metrics": extra, "device": "cpu"}
     reporter.artifact("layers.json", write_json(out / "layers.json", rows), "table")
     return result

@@ -5,8 +5,8 @@ calibration inputs (tuples of forward arguments), held-out evaluation batches, t
 of its blocks (for decoupleQ's block stage). Builtin models have a real task metric; a model artifact
 is recognised from its model.json:
 - continuous diffusion/flow denoisers ("prediction" eps/x0/v/flow): calibration = data noised at random
-  t per its schedule; metric = relative output error of the denoiser against the fp model on held-out
-  noised data (0 before quantization), not a sample-quality score;
+  t per its schedule; metric = Frechet distance of 50-step ODE samples (same noise before and after) to
+  held-out data (`fd.py`), plus the relative output error of the denoiser on held-out noised data;
 - DNA models (one-hot input, Conv1d): random sequences, with a random fraction masked for masked
   diffusion; metric = relative output error (logits, or the oracle's predicted reward);
 - anything else whose first layer tells its input width: Gaussian inputs, relative output error.
@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from ml.quantize import builtin
+from ml.quantize.tasks_noise import vp_alpha_sigma
 
 
 @dataclass
@@ -34,6 +35,7 @@ class Task:
     higher_is_better: bool
     blocks: list = field(default_factory=lambda: [""])  # module names trained by the block stage; "" = whole model
     notes: str = ""
+    extra: dict = field(default_factory=dict)  # more metrics, name -> fn(model), reported before and after
 
 
 def _batches(tensors, batch):
@@ -58,16 +60,6 @@ def builtin_task(name, size, seed, n_calibration) -> Task:
 
 
 # --- model artifacts ---
-
-def _vp_alpha_sigma(t, schedule):
-    if schedule == "vp_cosine":
-        s = 0.008
-        f = lambda u: torch.cos(math.pi / 2 * (u + s) / (1 + s))  # noqa: E731
-        alpha = (f(t) / f(torch.zeros_like(t))).clamp(min=1e-4)
-    else:  # vp_linear: beta(t) = 0.1 + 19.9 t, log alpha_bar = -(0.1 t + 9.95 t^2)
-        alpha = torch.exp(-0.5 * (0.1 * t + 9.95 * t ** 2))
-    return alpha, (1 - alpha ** 2).clamp(min=0).sqrt()
-
 
 def _data_samples(cfg, n, gen):
     shape = tuple(cfg.get("data_shape") or [2])
@@ -100,7 +92,7 @@ def _diffusion_inputs(cfg, n, gen):
     if schedule == "edm":
         sigma = torch.exp(torch.randn(n, generator=gen) * 1.2 - 1.2)
         return (x0 + sigma.reshape(tb.shape) * z, sigma)
-    alpha, sigma = _vp_alpha_sigma(tb, schedule)
+    alpha, sigma = vp_alpha_sigma(tb, schedule)
     return (alpha * x0 + sigma * z, t)
 
 
@@ -135,11 +127,20 @@ def artifact_task(model, cfg, seed, n_calibration) -> Task:
     with torch.no_grad():
         targets = [ref(*b) for b in held]
 
-    def metric(m):
+    def rel_error(m):
         with torch.no_grad():
             num = sum(float(((m(*b) - y) ** 2).sum()) for b, y in zip(held, targets))
             den = sum(float((y ** 2).sum()) for y in targets)
         return math.sqrt(num / max(den, 1e-30))
 
-    return Task(model, cfg, calib, "relative_output_error", metric, False, [""],
-                notes=f"relative output error of the {kind} (held-out, vs the fp32 model)")
+    notes = f"relative output error of the {kind} (held-out, vs the fp32 model)"
+    if cfg.get("prediction") in ("eps", "x0", "v", "flow") and cfg.get("schedule", "vp_linear") != "edm":
+        from ml.quantize.fd import frechet_distance, sample_ode
+        shape = tuple(cfg.get("data_shape") or [2])
+        noise = torch.randn(1000, *shape, generator=gen)
+        data = _data_samples(cfg, 1000, gen)
+        fd = lambda m: frechet_distance(sample_ode(m, cfg, noise), data)  # noqa: E731
+        return Task(model, cfg, calib, "fd", fd, False, [""], extra={"relative_output_error": rel_error},
+                    notes="Frechet distance (Gaussian fit, raw space) of 1000 50-step ODE samples to held-out data; "
+                          + notes)
+    return Task(model, cfg, calib, "relative_output_error", rel_error, False, [""], notes=notes)

@@ -69,8 +69,9 @@ def test_diffusion_artifacts_calibrate_on_noised_data_with_time():
     task = artifact_task(Denoiser(), cfg, 0, 64)
     x, t = task.calib[0]
     assert x.shape == (64, 2) and t.shape == (64,) and 0 < float(t.min()) and float(t.max()) <= 1
+    assert task.metric_name == "fd"
     rows = quantize_model(task.model, task.calib, "gptq", 4, -1)
-    assert len(rows) == 2 and 0 < task.metric(task.model) < 0.2
+    assert len(rows) == 2 and 0 < task.extra["relative_output_error"](task.model) < 0.2
 
 
 def test_params_schema_is_json_schema_with_safe_defaults():
