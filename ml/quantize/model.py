@@ -35,12 +35,20 @@ def _quantizable(m: nn.Module, include_conv1d: bool) -> bool:
             and isinstance(m.padding, tuple))
 
 
+def candidate_layers(model, include_conv1d=True, skip=()):
+    return [name for name, m in model.named_modules()
+            if _quantizable(m, include_conv1d) and not any(fnmatch.fnmatch(name, p) for p in skip)]
+
+
 def layers_in_forward_order(model, calib, include_conv1d=True, skip=()):
-    """Names of the layers to quantize, in the order a forward pass calls them (skipped patterns removed)."""
+    """Names of the layers to quantize, in the order a forward pass calls them (skipped patterns removed).
+
+    A layer whose module is never called (a forward that reads `layer.weight` itself) has no hookable
+    inputs and is left out; `candidate_layers` minus this list names them."""
     order, hooks = [], []
-    for name, m in model.named_modules():
-        if _quantizable(m, include_conv1d) and not any(fnmatch.fnmatch(name, p) for p in skip):
-            hooks.append(m.register_forward_pre_hook(lambda mod, args, name=name: order.append(name) if name not in order else None))
+    for name in candidate_layers(model, include_conv1d, skip):
+        m = model.get_submodule(name)
+        hooks.append(m.register_forward_pre_hook(lambda mod, args, name=name: order.append(name) if name not in order else None))
     try:
         with torch.no_grad():
             model(*calib[0])

@@ -78,6 +78,11 @@ class QuantLinear(nn.Module):
         return dequantize(self.codes(), s, z, self.group_size, power)
 
     @property
+    def weight(self) -> torch.Tensor:
+        """The dequantized weight, for code that reads `layer.weight` instead of calling the layer."""
+        return self.weight_2d()
+
+    @property
     def nbytes(self) -> int:
         return sum(t.numel() * t.element_size() for t in (self.qweight, self.scales, self.zeros, self.power) if t is not None)
 
@@ -130,9 +135,12 @@ class QuantConv1d(QuantLinear):
         m.load_quantized(qw, conv.bias)
         return m
 
+    @property
+    def weight(self) -> torch.Tensor:
+        return self.weight_2d().reshape(self.out_features, self.in_channels, self.kernel_size)
+
     def forward(self, x):
-        w = self.weight_2d().reshape(self.out_features, self.in_channels, self.kernel_size).to(x.dtype)
-        return F.conv1d(x, w, self.bias, self.stride, self.padding, self.dilation)
+        return F.conv1d(x, self.weight.to(x.dtype), self.bias, self.stride, self.padding, self.dilation)
 
 
 def layer_from_spec(spec: dict) -> QuantLinear:

@@ -11,7 +11,7 @@ from ml.device import resolve_device
 from ml.modelio import load_model, save_model
 from ml.params import parse
 from ml.quantize.block_stage import block_stage
-from ml.quantize.model import quantize_model
+from ml.quantize.model import candidate_layers, quantize_model
 from ml.quantize.packed import QuantLinear, formula_bits
 from ml.quantize.params import BuiltinModel, Params
 from ml.quantize.tasks import artifact_task, builtin_task
@@ -70,11 +70,15 @@ def run(params, reporter) -> dict:
     extra_before = {k: fn(model) for k, fn in task.extra.items()}
     reporter.metric(task.metric_name + "_fp32", metric_before, 0)
     check_stop(reporter)
+    candidates = candidate_layers(model, p.include_conv1d, p.skip)
     t0 = time.perf_counter()
     rows = quantize_model(model, task.calib, p.method, p.bits, p.group_size, p.symmetric, method_options(p),
                           p.skip, p.include_conv1d, reporter)
     if not rows:
         raise ValueError("no layer to quantize (all skipped?)")
+    unreached = sorted(set(candidates) - {r["name"] for r in rows})
+    if unreached:
+        reporter.log(f"left in full precision, never called as modules by forward (no inputs to hook): {unreached}")
     stage = []
     if p.method == "decoupleq" and p.decoupleq.block_stage:
         stage = block_stage(model, fp_model, task.calib, task.blocks, p.decoupleq.block_epochs, p.decoupleq.block_lr,
@@ -98,6 +102,6 @@ def run(params, reporter) -> dict:
               "seconds": seconds, "method": p.method, "bits": p.bits, "group_size": p.group_size,
               "symmetric": p.symmetric, "act_order": p.act_order, "skip": list(p.skip), "metric_notes": task.notes,
               "block_stage": [{"block": b, "mse_before": x, "mse_after": y} for b, x, y in stage],
-              "extra_metrics": extra, "device": "cpu"}
+              "extra_metrics": extra, "unreached_layers": unreached, "device": "cpu"}
     reporter.artifact("layers.json", write_json(out / "layers.json", rows), "table")
     return result
