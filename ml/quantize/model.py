@@ -91,11 +91,14 @@ def collect_hessian(model, module, calib):
 
 
 def quantize_model(model, calib, method, bits, group_size=-1, symmetric=False, options=None, skip=(),
-                   include_conv1d=True, reporter=None):
-    """Quantize `model` in place; returns the per-layer table (name, shape, bits, group, rel. output error, ...)."""
+                   include_conv1d=True, reporter=None, done=(), on_layer=None):
+    """Quantize `model` in place; returns the per-layer table (name, shape, bits, group, rel. output error, ...).
+
+    Layers that already are `QuantLinear` (a resumed checkpoint) are not touched; `done` holds their rows.
+    `on_layer(rows)` runs after each layer (the runner checkpoints there)."""
     options = options or {}
     names = layers_in_forward_order(model, calib, include_conv1d, skip)
-    rows = []
+    rows = list(done)
     for k, name in enumerate(names):
         m = model.get_submodule(name)
         W = m.weight.detach().reshape(m.weight.shape[0], -1).float()
@@ -113,8 +116,10 @@ def quantize_model(model, calib, method, bits, group_size=-1, symmetric=False, o
         if qw.power != 1.0:
             row["power"] = qw.power
         rows.append(row)
+        if on_layer is not None:
+            on_layer(rows)
         if reporter is not None:
-            reporter.metric("layer_rel_error", row["rel_error"], k)
-            reporter.progress(k + 1, len(names))
+            reporter.metric("layer_rel_error", row["rel_error"], len(rows) - 1)
+            reporter.progress(len(rows), len(names) + len(done))
             check_stop(reporter)
     return rows

@@ -2,17 +2,20 @@
 from __future__ import annotations
 
 import copy
+import json
+import os
+import shutil
 import time
 from pathlib import Path
 
 import torch
 
 from ml.device import resolve_device
-from ml.modelio import load_model, save_model
+from ml.modelio import load_model, read_config, save_model
 from ml.params import parse
 from ml.quantize.block_stage import block_stage
 from ml.quantize.model import candidate_layers, quantize_model
-from ml.quantize.packed import QuantLinear, formula_bits
+from ml.quantize.packed import QuantLinear, formula_bits, load_quantized
 from ml.quantize.params import BuiltinModel, Params
 from ml.quantize.tasks import artifact_task, builtin_task
 from ml.reporting import check_stop, write_json
@@ -71,9 +74,26 @@ def run(params, reporter) -> dict:
     reporter.metric(task.metric_name + "_fp32", metric_before, 0)
     check_stop(reporter)
     candidates = candidate_layers(model, p.include_conv1d, p.skip)
+    ckpt = Path(reporter.out_dir) / "checkpoint"
+    done = []
+    if (ckpt / "rows.json").exists() and (ckpt / "model.json").exists():
+        cfg = read_config(ckpt)
+        if cfg["quantization"]["params"] == p.model_dump(mode="json"):
+            model = task.model = load_quantized(ckpt, cfg, "cpu").eval()
+            done = json.loads((ckpt / "rows.json").read_text())
+            reporter.log(f"resumed from layer {len(done)}, attempt {reporter.attempt}")
+
+    def checkpoint(rows):
+        # model first, then rows.json (write then rename): a rows.json always describes a complete model file
+        save_model(ckpt, model, {**task.config, "quantization": {
+            "params": p.model_dump(mode="json"), "layers": {r["name"]: model.get_submodule(r["name"]).spec() for r in rows}}})
+        tmp = ckpt / "rows.json.tmp"
+        tmp.write_text(json.dumps(rows))
+        os.replace(tmp, ckpt / "rows.json")
+
     t0 = time.perf_counter()
     rows = quantize_model(model, task.calib, p.method, p.bits, p.group_size, p.symmetric, method_options(p),
-                          p.skip, p.include_conv1d, reporter)
+                          p.skip, p.include_conv1d, reporter, done=done, on_layer=checkpoint)
     if not rows:
         raise ValueError("no layer to quantize (all skipped?)")
     unreached = sorted(set(candidates) - {r["name"] for r in rows})
@@ -104,4 +124,5 @@ def run(params, reporter) -> dict:
               "block_stage": [{"block": b, "mse_before": x, "mse_after": y} for b, x, y in stage],
               "extra_metrics": extra, "unreached_layers": unreached, "device": "cpu"}
     reporter.artifact("layers.json", write_json(out / "layers.json", rows), "table")
+    shutil.rmtree(ckpt, ignore_errors=True)  # the finished model supersedes it
     return result
