@@ -91,7 +91,7 @@ def collect_hessian(model, module, calib):
 
 
 def quantize_model(model, calib, method, bits, group_size=-1, symmetric=False, options=None, skip=(),
-                   include_conv1d=True, reporter=None, done=(), on_layer=None):
+                   include_conv1d=True, reporter=None, done=(), on_layer=None, int8_matmul=False):
     """Quantize `model` in place; returns the per-layer table (name, shape, bits, group, rel. output error, ...).
 
     Layers that already are `QuantLinear` (a resumed checkpoint) are not touched; `done` holds their rows.
@@ -107,7 +107,10 @@ def quantize_model(model, calib, method, bits, group_size=-1, symmetric=False, o
         t0 = time.perf_counter()
         qw = quantize_weight(W, None, method, bits, g, symmetric, H=H, **options).to_storage_precision()
         seconds = time.perf_counter() - t0
-        new = QuantConv1d.from_conv(m, qw) if isinstance(m, nn.Conv1d) else QuantLinear.from_quantized(qw, m.bias)
+        if isinstance(m, nn.Conv1d):
+            new = QuantConv1d.from_conv(m, qw)
+        else:
+            new = QuantLinear.from_quantized(qw, m.bias, int8_matmul=int8_matmul)
         set_module(model, name, new)
         row = {"name": name, "type": "conv1d" if isinstance(m, nn.Conv1d) else "linear", "shape": list(W.shape),
                "bits": bits, "group_size": resolve_group_size(g, W.shape[1]), "symmetric": qw.symmetric,

@@ -45,7 +45,7 @@ class QuantLinear(nn.Module):
     def spec(self) -> dict:
         return {"type": "linear", "in_features": self.in_features, "out_features": self.out_features,
                 "bits": self.bits, "group_size": self.group_size, "symmetric": self.symmetric,
-                "power": self.power is not None, "bias": self.bias is not None}
+                "power": self.power is not None, "bias": self.bias is not None, "int8_matmul": self.int8_matmul}
 
     @classmethod
     def from_quantized(cls, qw: QuantizedWeight, bias=None, **kw):
@@ -149,7 +149,7 @@ def layer_from_spec(spec: dict) -> QuantLinear:
                            spec["padding"], spec["dilation"], spec["bits"], spec["group_size"], spec["symmetric"],
                            spec["power"], spec["bias"])
     return QuantLinear(spec["in_features"], spec["out_features"], spec["bits"], spec["group_size"],
-                       spec["symmetric"], spec["power"], spec["bias"])
+                       spec["symmetric"], spec["power"], spec["bias"], spec.get("int8_matmul", False))
 
 
 def set_module(model: nn.Module, name: str, new: nn.Module) -> None:

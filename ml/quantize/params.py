@@ -43,6 +43,8 @@ class Params(CommonParams):
     skip: list[str] = Field(default_factory=list, max_length=64,
                             description="Layer-name patterns (fnmatch, e.g. 'head' or 'blocks.*.fc') left in full precision.")
     include_conv1d: bool = Field(True, description="Also quantize Conv1d layers (DNA models), as linear maps of their unfolded input.")
+    int8_matmul: bool = Field(False, description="8-bit symmetric per-channel only: run linear layers as int8 x int8 "
+                                                 "matmuls with activations quantized per token at run time.")
     n_calibration: int = Field(128, ge=1, le=4096, description="Calibration samples (windows, images, noised points).")
     decoupleq: DecoupleQOptions = Field(default_factory=DecoupleQOptions, description="decoupleQ options.")
     nupes_steps: int = Field(100, ge=0, le=5000, description="NUPES: Adam steps learning the exponent and the weights.")

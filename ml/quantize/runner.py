@@ -93,7 +93,7 @@ def run(params, reporter) -> dict:
 
     t0 = time.perf_counter()
     rows = quantize_model(model, task.calib, p.method, p.bits, p.group_size, p.symmetric, method_options(p),
-                          p.skip, p.include_conv1d, reporter, done=done, on_layer=checkpoint)
+                          p.skip, p.include_conv1d, reporter, done=done, on_layer=checkpoint, int8_matmul=p.int8_matmul)
     if not rows:
         raise ValueError("no layer to quantize (all skipped?)")
     unreached = sorted(set(candidates) - {r["name"] for r in rows})
