@@ -81,6 +81,11 @@ def hqq_row(task, bits, group):
             "note": "HQQ's packed codes + fp16 scale/zero per group, other params fp32 as in our rows"}
 
 
+def _save_partial(rows, args):
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "quantize.partial.json").write_text(json.dumps({"size": args.size, "rows": rows}, indent=1))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="g32 and per-channel only, 1 decoupleQ block epoch")
@@ -109,6 +114,7 @@ def main(argv=None):
                            "formula_bits_per_weight": r["formula_bits_per_weight"], "seconds": r["seconds"],
                            "file_bytes": r["file_bytes"]}
                     rows.append(row)
+                    _save_partial(rows, args)
                     print(f"W{bits} g{group:>4} {method:<10} ppl {row['perplexity']:.4f}  err {row['mean_layer_error']:.4f}  "
                           f"{row['packed_bytes']:>7} B  {row['bits_per_weight']:.3f} bpw  {row['seconds']:.1f} s", flush=True)
                 rows.append(torchao_row(task, bits, group))
@@ -136,6 +142,7 @@ def main(argv=None):
               "threads": args.threads, "rows": rows, "goals": goals, "seconds": time.perf_counter() - t0}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "quantize.json").write_text(json.dumps(result, indent=2))
+    (RESULTS / "quantize.partial.json").unlink(missing_ok=True)
     try:
         plot(rows, fp_ppl, RESULTS / "quantize.png")
     except Exception as e:  # noqa: BLE001
