@@ -29,3 +29,7 @@ register("gmm_exact", "ml.sample.gmm_net:gmm_exact")  # the analytic mixture as 
 register("mlp2d", "ml.nets.mlp:mlp2d")
 register("unet8", "ml.nets.unet:unet8")
 # --- end train ---
+
+# --- quantize ---
+register("char_transformer", "ml.nets.char_transformer:char_transformer")
+register("digits_mlp", "ml.nets.digits_mlp:digits_mlp")
