@@ -20,3 +20,7 @@ def build(arch: str, **kwargs):
         raise ValueError(f"unknown network architecture {arch!r}; known: {sorted(ARCHS)}")
     module, fn = ARCHS[arch].split(":")
     return getattr(importlib.import_module(module), fn)(**kwargs)
+
+# --- dna ---
+register("dnaconv", "ml.nets.dnaconv:dnaconv")
+register("dna_oracle", "ml.nets.dna_oracle:dna_oracle")
