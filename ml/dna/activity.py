@@ -33,6 +33,8 @@ def site_occupancy(x1h: torch.Tensor, site: str) -> torch.Tensor:
     """Soft occupancy per start position [n, L-k+1]: sigmoid(4 (matches - (k - 1))): a perfect site 0.98,
     one mismatch 0.5, two 0.02 (a binding energy that is roughly additive over positions)."""
     k = len(site)
+    if x1h.shape[1] < k:   # a sequence shorter than the motif holds no site
+        return torch.zeros(x1h.shape[0], 0)
     w = torch.zeros(1, 4, k)
     for j, c in enumerate(site):
         w[0, BASES.index(c), j] = 1.0

@@ -12,7 +12,7 @@ Role = Literal["activator", "pioneer", "repressor"]
 
 class DnaTask(Strict):
     type: Literal["dna"] = "dna"
-    length: int = Field(200, ge=8, le=2048, description="Sequence length in bases.")
+    length: int = Field(200, ge=2, le=2048, description="Sequence length in bases.")
     motifs: Optional[list[str]] = Field(
         None, max_length=32,
         description="Consensus motifs that drive the true activity (ACGT strings); omitted: the task's defaults.")

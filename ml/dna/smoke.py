@@ -9,7 +9,9 @@ from pathlib import Path
 from ml.dna import train_job
 from ml.reporting import PrintReporter
 
-SMOKE_TASK = {"type": "dna", "length": 32, "n_data": 4000, "n_reference": 4000, "top_fraction": 0.01, "seed": 0}
+# short motifs and a denser grammar, so a 32-base sequence has room for the activity's structure
+SMOKE_TASK = {"type": "dna", "length": 32, "motifs": ["TGACTC", "GATAAG", "TTGCGC", "TGTTTA", "CACGTG", "GGGCGG"],
+              "sites_per_seq": 2.0, "n_data": 4000, "n_reference": 4000, "top_fraction": 0.01, "seed": 0}
 SMOKE_MDLM = {"objective": "masked_diffusion", "steps": 500, "batch_size": 64, "width": 32, "depth": 5,
               "lr": 2e-3, "warmup_steps": 50, "checkpoint_every": 0}
 SMOKE_ORACLE = {"objective": "oracle", "steps": 400, "batch_size": 128, "width": 32, "checkpoint_every": 0}

@@ -20,10 +20,9 @@ DEFAULT_ROLES = ["activator", "activator", "activator", "pioneer", "repressor", 
 
 
 def default_roles(n: int) -> list[str]:
-    if n <= 6:
-        return DEFAULT_ROLES[:n] if n != 6 else list(DEFAULT_ROLES)
+    """First half (rounded up) activators, then one pioneer, the rest repressors; 6 motifs -> DEFAULT_ROLES."""
     n_act = (n + 1) // 2
-    return ["activator"] * n_act + ["pioneer"] + ["repressor"] * (n - n_act - 1)
+    return (["activator"] * n_act + ["pioneer"] + ["repressor"] * n)[:n]
 
 
 @dataclass

@@ -8,9 +8,20 @@ def ids(s):
     return np.array([[BASES.index(c) for c in s]])
 
 
-def with_sites(t, sites, length=200, seed=0):
-    """A natural-looking background (from the generator) with the given sites planted at fixed offsets."""
-    x = t.sample_natural(1, seed=seed)[0].copy()
+def clean_background(t, seed):
+    """A uniform random sequence with no motif site (all soft counts < 0.1) and balanced GC."""
+    from ml.dna import activity
+    rng = np.random.default_rng(seed)
+    while True:
+        x = rng.integers(0, 4, (1, t.length))
+        f = activity.features(x, t.motifs, t.roles)
+        if f["counts"].max() < 0.1 and 0.4 < f["gc"].item() < 0.5 and f["max_run"].item() < 5:
+            return x
+
+
+def with_sites(t, sites, seed=0):
+    """A clean background with the given sites planted 15 bases apart."""
+    x = clean_background(t, seed)[0].copy()
     pos = 5
     for s in sites:
         x[pos:pos + len(s)] = ids(s)[0]
