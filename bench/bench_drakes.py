@@ -23,7 +23,6 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ml.dna import smoke as smoke_mod  # noqa: E402
 from ml.dna.smoke import smoke_artifacts  # noqa: E402
 from ml.finetune import run  # noqa: E402
 from ml.reporting import PrintReporter  # noqa: E402
@@ -51,17 +50,7 @@ CONFIGS = {
 def artifacts(name, device):
     c = CONFIGS[name]
     cache = ROOT / "bench" / "results" / f"drakes_{name}_models"
-    if c["task"] is None:
-        return smoke_artifacts(cache)
-    saved = (dict(smoke_mod.SMOKE_TASK), dict(smoke_mod.SMOKE_MDLM), dict(smoke_mod.SMOKE_ORACLE))
-    smoke_mod.SMOKE_TASK.clear(); smoke_mod.SMOKE_TASK.update(c["task"])
-    smoke_mod.SMOKE_MDLM.update(c["mdlm"], device=device)
-    smoke_mod.SMOKE_ORACLE.update(c["oracle"], device=device)
-    try:
-        return smoke_artifacts(cache)
-    finally:
-        for d, s in zip((smoke_mod.SMOKE_TASK, smoke_mod.SMOKE_MDLM, smoke_mod.SMOKE_ORACLE), saved):
-            d.clear(); d.update(s)
+    return smoke_artifacts(cache, c["task"], dict(c["mdlm"], device=device), dict(c["oracle"], device=device))
 
 
 def methods(ft):
@@ -76,6 +65,24 @@ def methods(ft):
         "drakes": {"method": "drakes"},
         "drakes_no_kl": {"method": "drakes", "alpha": 0.0},
     }
+
+
+def plot_sweep(rows, path):
+    """The alpha / K trade-off: true activity against exact log-likelihood, one point per job."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for r in rows:
+        a, k = r["method"].split("_alpha")[1].split("_K")
+        ax.scatter(r["log_likelihood_exact"], r["true_activity_median"], s=20 + 8 * int(k), label=r["method"])
+        ax.annotate(f"a={a},K={k}", (r["log_likelihood_exact"], r["true_activity_median"]), fontsize=7)
+    ax.set_xlabel("median exact log-likelihood (generator)")
+    ax.set_ylabel("median true activity")
+    ax.set_title("DRAKES: alpha / K trade-off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    print(f"wrote {path}")
 
 
 def main(argv=None):
@@ -106,6 +113,8 @@ def main(argv=None):
     print(" | ".join(f"{h[:12]:>12}" for h in header))
     for r in rows:
         print(" | ".join(f"{(r[h] if isinstance(r[h], str) else format(r[h] if r[h] is not None else float('nan'), '.4g')):>12}" for h in header))
+    if "--sweep" in argv:
+        plot_sweep(rows, out / "drakes_sweep.png")
     fname = "drakes_sweep.json" if "--sweep" in argv else "drakes.json"
     (out / fname).write_text(json.dumps({"config": name, "device": device, "rows": rows}, indent=2))
     print(f"wrote {out / fname} ({time.time() - t0:.0f}s)")

@@ -26,12 +26,14 @@ def _train(cache: Path, name: str, params: dict) -> Path:
     return out
 
 
-def smoke_artifacts(cache, task: dict | None = None) -> dict:
-    """{"model", "reward", "eval_reward"}: folders with model.json + model.safetensors."""
+def smoke_artifacts(cache, task: dict | None = None, mdlm: dict | None = None, oracle: dict | None = None) -> dict:
+    """{"model", "reward", "eval_reward"}: folders with model.json + model.safetensors. `task` replaces the
+    smoke task, `mdlm` / `oracle` update the smoke training params (bench_drakes's standard config)."""
     cache = Path(cache)
-    task = dict(SMOKE_TASK, **(task or {}))
+    task = dict(task) if task is not None else dict(SMOKE_TASK)
+    m, o = dict(SMOKE_MDLM, **(mdlm or {})), dict(SMOKE_ORACLE, **(oracle or {}))
     return {
-        "model": _train(cache, "mdlm", dict(SMOKE_MDLM, data=task, seed=0)),
-        "reward": _train(cache, "oracle0", dict(SMOKE_ORACLE, data=task, split=0, seed=0)),
-        "eval_reward": _train(cache, "oracle1", dict(SMOKE_ORACLE, data=task, split=1, seed=1)),
+        "model": _train(cache, "mdlm", dict(m, data=task, seed=0)),
+        "reward": _train(cache, "oracle0", dict(o, data=task, split=0, seed=0)),
+        "eval_reward": _train(cache, "oracle1", dict(o, data=task, split=1, seed=1)),
     }

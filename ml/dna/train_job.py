@@ -100,6 +100,15 @@ def oracle_setup(params, task, device):
 def _train(params, reporter, task, device, s) -> dict:
     arch = s["config"]["arch"]
     net = nets.build(arch, **s["arch_kwargs"]).to(device)
+    init = params.get("model") or {}
+    if init.get("path"):   # start from an earlier model of the same objective and size
+        from ml.modelio import load_model
+        start_net, start_cfg = load_model(init["path"], device)
+        if start_cfg.get("arch") != arch or start_cfg.get("arch_kwargs") != s["arch_kwargs"]:
+            raise ValueError(f"model {init['path']} is a {start_cfg.get('arch')} {start_cfg.get('arch_kwargs')}, "
+                             f"this job trains a {arch} {s['arch_kwargs']}")
+        net.load_state_dict(start_net.state_dict())
+        reporter.log(f"initialised from {init['path']}")
     ema = copy.deepcopy(net).requires_grad_(False)
     lr = _get(params, "lr") or s["lr"]
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.0)

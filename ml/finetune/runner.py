@@ -69,7 +69,8 @@ def run(params, reporter) -> dict:
     x = x.cpu().numpy()
     res = evaluate(x, task, eval_oracle, pretrained, oracle, device, p.seed)
     res.update(extra)
-    res.update({"method": p.method, "seconds": time.time() - t0, "sampling_steps": p.sampling_steps})
+    res.update({"method": p.method, "seconds": time.time() - t0, "sampling_steps": p.sampling_steps,
+                "inputs": {k: getattr(p, k).model_dump(exclude_none=True) for k in ("model", "reward", "eval_reward")}})
     out = reporter.out_dir
     np.save(out / "samples.npy", x.astype(np.int8))
     reporter.artifact("samples.npy", out / "samples.npy", "samples")

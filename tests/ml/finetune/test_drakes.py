@@ -69,3 +69,15 @@ def test_drakes_reports_live_metrics_and_saves_a_sampleable_model(runs, tmp_path
     assert out["nfe_used"] == 17
     x = np.load(tmp_path / "samples.npy")
     assert x.shape == (16, SMOKE_TASK["length"]) and x.dtype == np.int8 and x.max() < 4
+
+
+def test_drakes_resumes_from_its_checkpoint(smoke, tmp_path):
+    p = params(smoke, method="drakes", alpha=0.05, steps=4, checkpoint_every=2, batch_size=4, n_samples=8,
+               eval_every=0, sampling_steps=8, truncate_steps=2)
+    run(p, PrintReporter(tmp_path, quiet_progress=True, stream=open("/dev/null", "w")))
+    assert (tmp_path / "checkpoint" / "state.json").exists()
+    rep = PrintReporter(tmp_path, quiet_progress=True, stream=open("/dev/null", "w"), attempt=2)
+    res = run(p, rep)
+    assert "resumed from step 2, attempt 2" in [e["data"]["text"] for e in rep.events if e["type"] == "log"]
+    assert [s for s, _ in rep.metrics("reward")] == [2, 3]
+    assert res["inputs"]["model"]["path"] == str(smoke["model"])
