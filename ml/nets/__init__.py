@@ -33,3 +33,7 @@ register("unet8", "ml.nets.unet:unet8")
 # --- quantize ---
 register("char_transformer", "ml.nets.char_transformer:char_transformer")
 register("digits_mlp", "ml.nets.digits_mlp:digits_mlp")
+
+# --- dna ---
+register("dnaconv", "ml.nets.dnaconv:dnaconv")
+register("dna_oracle", "ml.nets.dna_oracle:dna_oracle")
