@@ -50,6 +50,8 @@ PAIRS = {
                                                           final_sigmas_type="sigma_min"), "n"),
     "dpm_solver_pp_2m": ("DPMSolverMultistepScheduler", dict(), "n"),
     "dpm_solver_pp_3m": ("DPMSolverMultistepScheduler", dict(solver_order=3), "n"),
+    # our 3M with diffusers' D2 weight (see dpm_solver_pp_3m's docstring): the same algorithm exactly
+    "dpm_solver_pp_3m_compat": ("DPMSolverMultistepScheduler", dict(solver_order=3), "n"),
     "deis_1": ("DEISMultistepScheduler", dict(solver_order=2), "n"),
     "deis_2": ("DEISMultistepScheduler", dict(solver_order=3), "n"),
     "deis_3": ("DEISMultistepScheduler", dict(solver_order=3), "n"),
@@ -109,12 +111,15 @@ def make_setup(n: int, seed: int = 0):
 
 def ours(setup, name, nfe, grid=None, net=None, noise=None, final_step="denoise"):
     """-> (y at the end, rho at the end, NFE counted, solver overhead per NFE in seconds)."""
+    kwargs = {}
+    if name == "dpm_solver_pp_3m_compat":
+        name, kwargs = "dpm_solver_pp_3m", {"diffusers_compat": True}
     sched = VPDiscrete(setup["acp"])
     timed = Timed(net or setup["gmm"].net(sched, "eps"))
     x_T = setup["noise"] if noise is None else noise
     model = Model(timed, "eps", sched)
     t0 = time.perf_counter()
-    x, info = solve(model, x_T.clone(), name, nfe, grid=grid, final_step=final_step)
+    x, info = solve(model, x_T.clone(), name, nfe, grid=grid, final_step=final_step, **kwargs)
     loop = time.perf_counter() - t0
     rho_end = sched.rho(info["grid_times"][-1])
     y = x / sched.alpha(info["grid_times"][-1])
@@ -173,10 +178,8 @@ def main(n_samples: int = 2000, repeats: int = 5):
     setup = make_setup(n_samples)
     exact = setup["exact"]
     rows = []
-    for name in SAMPLERS:
-        if name == "rf_euler":
-            continue
-        default_grid = get_sampler(name).default_grid
+    for name in [n for n in SAMPLERS if n != "rf_euler"] + ["dpm_solver_pp_3m_compat"]:
+        default_grid = get_sampler(name.replace("_compat", "")).default_grid
         row = {"sampler": name, "grid": default_grid, "ours": {}, "ours_same_setting": {}, "diffusers": {},
                "diffusers_nfe": {}}
         for nfe in NFES:
@@ -264,7 +267,7 @@ def report(rows, extra, n_samples, flow=None):
     def f3(d):
         return " ".join(f"{d[n]:.3f}" if n in d else "  -  " for n in (5, 10, 20))
 
-    hdr = (f"{'sampler':17s} {'grid':11s} | {'ours 5/10/20':17s} | {'best grid @10':19s} | {'ours, diffusers grid':20s} | "
+    hdr = (f"{'sampler':23s} {'grid':11s} | {'ours 5/10/20':17s} | {'best grid @10':19s} | {'ours, diffusers grid':20s} | "
            f"{'diffusers 5/10/20':17s} | overhead us/NFE ours/diff (ratio), mixture | same, 64x3x32x32")
     print(f"Exact 2-D mixture, {n_samples} samples, RMSE vs the exact ODE endpoint from the same noise; NFE counted.")
     print(hdr)
@@ -276,10 +279,10 @@ def report(rows, extra, n_samples, flow=None):
             ov = f"{r['overhead_us']:6.0f}/{r['diffusers_overhead_us']:6.0f} ({r['overhead_us'] / r['diffusers_overhead_us']:.2f})"
             ovl = (f"{r['overhead_large_us']:6.0f}/{r['diffusers_overhead_large_us']:6.0f} "
                    f"({r['overhead_large_us'] / r['diffusers_overhead_large_us']:.2f})")
-        print(f"{r['sampler']:17s} {r['grid']:11s} | {f3(r['ours']):17s} | {b['rmse']:.3f} {b['grid']:13s} | "
+        print(f"{r['sampler']:23s} {r['grid']:11s} | {f3(r['ours']):17s} | {b['rmse']:.3f} {b['grid']:13s} | "
               f"{f3(r['ours_same_setting']):20s} | {f3(r['diffusers']):17s} | {ov:41s} | {ovl}")
     for e in extra:
-        print(f"{'(diffusers only)':17s} {e['diffusers']:11s} | {'':17s} | {'':19s} | {'':20s} | {f3(e['rmse']):17s} |")
+        print(f"{'(diffusers only)':23s} {e['diffusers']:11s} | {'':17s} | {'':19s} | {'':20s} | {f3(e['rmse']):17s} |")
 
     ddim10 = next(r for r in rows if r["sampler"] == "ddim")["diffusers"][10]
     best = {r["sampler"]: min(r["ours"][10], r["ours_best_grid_10"]["rmse"]) for r in rows}

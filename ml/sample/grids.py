@@ -18,7 +18,7 @@ Grids:
   like `uniform_t` it reaches t_min directly.
 - `logsnr`: uniform in lambda = log(alpha/sigma) (DPM-Solver, sec. 3.4 "uniform logSNR").
 - `karras`: rho = sigma/alpha spaced as (rho_max^(1/7) + i/(N-1) (rho_min^(1/7) - rho_max^(1/7)))^7
-  (Karras et al. 2022, eq. 5, rho = 7).
+  (Karras et al. 2022, eq. 5, rho = 7); the default on the edm schedule (see runner.default_grid).
 """
 from __future__ import annotations
 
@@ -60,10 +60,6 @@ def make_grid(schedule, kind: str, n_steps: int, final_step: str = "denoise", t_
     else:
         raise ValueError(f"unknown grid {kind!r}; known: {GRIDS}")
     return ts + [schedule.t_min] if denoise else ts
-
-
-def lambdas(schedule, ts) -> list[float]:
-    return [schedule.lambda_(t) for t in ts]
 
 
 def is_finite(v: float) -> bool:

@@ -28,12 +28,20 @@ def prior_std(schedule) -> float:
     return schedule.t_max if schedule.name == "edm" else 1.0
 
 
+def default_grid(spec, schedule) -> str:
+    """The sampler's paper grid; on the edm schedule, where t is sigma in [0.002, 80], grids uniform in t or
+    sqrt(t) put almost every step at sigma > 1, so EDM's own Karras grid replaces them."""
+    if schedule.name == "edm" and spec.default_grid in ("uniform_t", "quadratic_t"):
+        return "karras"
+    return spec.default_grid
+
+
 def plan_grid(schedule, sampler: str, nfe: int, grid=None, final_step="denoise", t_eps=None):
     """The plan (steps, orders) and time grid a solver will use for an exact NFE budget, and the result's
     description of those choices. No network call."""
     spec = get_sampler(sampler)
     plan = spec.plan(nfe, final_step)
-    grid = grid or spec.default_grid
+    grid = grid or default_grid(spec, schedule)
     t_start = schedule.t_max
     if schedule.alpha(t_start) == 0.0 and not spec.starts_at_alpha_0:
         # flow at t = 1: alpha = 0, and noise-form solvers divide by alpha; they start one t_eps later
@@ -45,11 +53,12 @@ def plan_grid(schedule, sampler: str, nfe: int, grid=None, final_step="denoise",
 
 
 def solve(model: Model, x_T: torch.Tensor, sampler: str, nfe: int, grid=None, final_step="denoise",
-          t_eps=None, callback=None):
-    """Run one solver with an exact NFE budget. Returns (x, info) where info names the choices made."""
+          t_eps=None, callback=None, **solver_kwargs):
+    """Run one solver with an exact NFE budget. Returns (x, info) where info names the choices made.
+    solver_kwargs go to the solver function (e.g. diffusers_compat=True for dpm_solver_pp_3m)."""
     plan, ts, info = plan_grid(model.schedule, sampler, nfe, grid, final_step, t_eps)
     start = model.nfe
-    x = get_sampler(sampler).fn(model, x_T, ts, callback=callback, **plan.kwargs)
+    x = get_sampler(sampler).fn(model, x_T, ts, callback=callback, **{**plan.kwargs, **solver_kwargs})
     used = model.nfe - start
     if used != nfe:
         raise RuntimeError(f"{sampler} spent {used} NFE for a budget of {nfe}")
@@ -108,6 +117,9 @@ def run(params, reporter) -> dict:
     else:
         from ml.modelio import load_model
 
+        if p.model.path is None:
+            raise ValueError(f"model artifact {p.model.artifact} has no folder: the job system fills 'path', "
+                             "a terminal run must give {'path': '<dir>'}")
         net, cfg = load_model(p.model.path, device)
         if cfg.get("prediction") == "masked":
             from ml.dna.sample_job import run_sample  # masked diffusion is sampled by its own job code

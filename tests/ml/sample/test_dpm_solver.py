@@ -40,17 +40,17 @@ def test_intermediate_points_are_at_a_third_and_two_thirds_in_lambda(mixture, no
         seen.append(t)
         return mixture.net(s, "eps")(x, t)
     net.scalar_t = True
-    _, info = solve(Model(net, "eps", s), noise.clone(), "dpm_solver_3", 3, final_step="t_eps")
-    assert info["orders"] == [2, 1]  # 3 NFE -> fast mix [2, 1]
-    seen.clear()
-    solve(Model(net, "eps", s), noise.clone(), "dpm_solver_3", 6, grid="logsnr", final_step="t_eps")
-    ts = info_ts = solve(Model(mixture.net(s, "eps"), "eps", s), noise.clone(), "dpm_solver_3", 6,
-                         final_step="t_eps")[1]["grid_times"]
+    _, info = solve(Model(net, "eps", s), noise.clone(), "dpm_solver_3", 6, grid="logsnr", final_step="t_eps")
+    assert info["orders"] == [3, 2, 1]  # 6 NFE -> the paper's fast mix
+    ts = info["grid_times"]
     lam = [s.lambda_(t) for t in seen[:3]]
     h = s.lambda_(ts[1]) - s.lambda_(ts[0])
-    # orders [3, 2, 1]: the first step evaluates at lambda_s, lambda_s + h/3, lambda_s + 2h/3
+    # the first (third-order) step evaluates at lambda_s, lambda_s + h/3, lambda_s + 2h/3 (Algorithm 2);
+    # grid times are rounded to 8 digits in info, hence 1e-6
     assert abs(lam[1] - lam[0] - h / 3) < 1e-6 and abs(lam[2] - lam[0] - 2 * h / 3) < 1e-6
-    assert info_ts == ts
+    # then the second-order step at its midpoint in lambda (Algorithm 1, r1 = 1/2)
+    h2 = s.lambda_(ts[2]) - s.lambda_(ts[1])
+    assert abs(s.lambda_(seen[4]) - s.lambda_(seen[3]) - h2 / 2) < 1e-6
 
 
 def test_denoise_step_into_zero_is_first_order_and_lands_on_x0(mixture, noise):

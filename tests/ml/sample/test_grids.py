@@ -37,3 +37,12 @@ def test_uniform_t_denoise_grid_is_diffusers_trailing_spacing():
     ts = make_grid(s, "uniform_t", 10, "denoise")
     assert [round(t * 1000) for t in ts] == [1000, 900, 800, 700, 600, 500, 400, 300, 200, 100, 0]
     assert math.isinf(s.lambda_(ts[-1]))
+
+
+def test_the_edm_schedule_defaults_to_the_karras_grid():
+    from ml.sample.runner import plan_grid
+
+    s = get_schedule("edm")
+    _, ts, info = plan_grid(s, "dpm_solver_pp_2m", 10)
+    assert info["grid"] == "karras" and ts[1] < 50    # Karras: 42.4; uniform sigma would put t_1 at 72
+    assert plan_grid(get_schedule("vp_linear"), "dpm_solver_pp_2m", 10)[2]["grid"] == "uniform_t"

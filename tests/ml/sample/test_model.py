@@ -47,3 +47,17 @@ def test_nfe_is_counted_at_the_network_and_the_budget_is_exact(mixture, noise):
         _, info = solve(m, noise.clone(), sampler, nfe)
         assert len(calls) - before == nfe
         assert m.nfe - counted == nfe and info["nfe_used"] == nfe
+
+
+def test_every_plan_spends_exactly_its_budget(mixture, noise):
+    from ml.sample.params import SAMPLER_NAMES
+
+    s = get_schedule("vp_linear")
+    m = Model(mixture.net(s, "eps"), "eps", s)
+    for sampler in SAMPLER_NAMES:
+        for final in ("denoise", "t_eps"):
+            for nfe in range(1, 17):
+                before = m.nfe
+                x, info = solve(m, noise[:4].clone(), sampler, nfe, final_step=final)  # raises on a mismatch
+                assert m.nfe - before == nfe and len(info["orders"]) == info["steps"]
+                assert torch.isfinite(x).all(), (sampler, final, nfe)
