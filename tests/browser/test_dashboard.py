@@ -123,6 +123,13 @@ def test_cancel_a_running_job_from_its_page(new_page, celery_worker, user):
     expect(page.get_by_role("button", name="Cancel")).to_be_hidden()
     expect(row_badge).to_have_text("cancelled")
     assert page.request.get(f"/api/jobs/{job_id}/").json()["status"] == "cancelled"
+    # Retry makes a new job with the same params and opens it; cancel that one too
+    page.get_by_role("button", name="Retry").click()
+    page.wait_for_url(re.compile(rf"/jobs/(?!{job_id}/)\d+/$"))
+    retried = page.request.get(f"/api/jobs/{JOB_URL.search(page.url).group(1)}/").json()
+    assert retried["params"] == made.json()["params"]
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.locator("#status .badge")).to_have_text("cancelled", timeout=60_000)
 
 
 @pytest.mark.worker
