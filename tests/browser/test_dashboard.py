@@ -193,7 +193,9 @@ def test_compare_overlays_the_curves_of_the_chosen_jobs(new_page, user):
                                  result={"exact_rmse": 1.0 / nfe})
         JobEvent.objects.bulk_create([JobEvent(job=job, seq=i + 1, type="metric", ts=timezone.now(),
                                                data={"name": "loss", "value": 1.0 / (i + 1), "step": i})
-                                      for i in range(nfe)])
+                                      for i in range(nfe)] + [
+            JobEvent(job=job, seq=nfe + 1, type="metric", ts=timezone.now(),
+                     data={"name": "exact_rmse", "value": 1.0 / nfe, "step": nfe})])
         jobs.append(job)
     page = new_page(user)
     page.goto("/")
@@ -203,6 +205,10 @@ def test_compare_overlays_the_curves_of_the_chosen_jobs(new_page, user):
     chart = page.locator('.chart[data-metric="loss"]')
     expect(chart).to_have_attribute("data-points", "10")  # the union of both jobs' steps
     expect(chart.locator("canvas")).to_be_visible()
+    # one point per job (the error at its NFE): joined across jobs into an error-vs-NFE curve
+    error = page.locator('.chart[data-metric="exact_rmse"]')
+    expect(error).to_have_attribute("data-points", "2")
+    expect(error.locator(".u-legend")).to_contain_text("across jobs")
     expect(page.locator("tr.differs th", has_text="nfe")).to_be_visible()
     expect(page.get_by_role("row", name=re.compile("exact_rmse"))).to_contain_text("0.2")
 

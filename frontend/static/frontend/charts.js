@@ -1,6 +1,7 @@
 // uPlot glue: one line chart per metric name (step on x), overlays for Compare, a scatter for
 // 2-D samples. All drawing is uPlot's; this file only shapes data and options.
 import uPlot from "uplot";
+import { overlayData, metricNames } from "./overlay.js";
 
 const PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2"];
 
@@ -70,15 +71,11 @@ export class MetricCharts {
   }
 }
 
-/** One chart per metric name with one series per job; `runs` = [{label, points: Map(name -> [[step, value]])}]. */
+/** One chart per metric name with one series per job (see overlay.js for the data). */
 export function overlayCharts(container, runs) {
-  const names = [...new Set(runs.flatMap((r) => [...r.points.keys()]))].sort();
+  const names = metricNames(runs);
   for (const name of names) {
-    const steps = [...new Set(runs.flatMap((r) => (r.points.get(name) ?? []).map((p) => p[0])))].sort((a, b) => a - b);
-    const series = runs.map((r) => {
-      const byStep = new Map(r.points.get(name) ?? []);
-      return steps.map((s) => byStep.get(s) ?? null);
-    });
+    const { steps, series } = overlayData(runs, name);
     const box = document.createElement("figure");
     box.className = "chart";
     box.dataset.metric = name;
@@ -90,11 +87,14 @@ export function overlayCharts(container, runs) {
     new uPlot({
       width: width(container), height: 220,
       scales: { x: { time: false } },
-      series: [{ label: "step" }, ...runs.map((r, i) => ({
-        label: r.label, stroke: PALETTE[i % PALETTE.length], width: 1.5, spanGaps: true,
+      series: [{ label: "step" }, ...series.map((sr, i) => ({
+        label: sr.label, stroke: sr.joined ? "#6b7280" : PALETTE[i % PALETTE.length],
+        width: sr.joined ? 1 : 1.5, dash: sr.joined ? [4, 4] : undefined, spanGaps: true,
+        // uPlot marks points by itself where a series is sparse (a job's single point)
+        ...(sr.joined ? { points: { show: false } } : {}),
       }))],
       axes: [{ label: "step" }, {}],
-    }, [steps, ...series], box);
+    }, [steps, ...series.map((sr) => sr.values)], box);
   }
   return names.length;
 }
