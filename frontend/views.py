@@ -16,7 +16,7 @@ from jobs.models import Job
 
 from .compare import compare_rows, parse_ids
 
-STATUSES = ["queued", "running", "succeeded", "failed", "cancelled"]
+STATUSES = list(Job.Status.values)
 PAGE_SIZE = 25
 UPLOT_DIST = Path(__file__).resolve().parent / "node_modules" / "uplot" / "dist"
 UPLOT_FILES = {"uPlot.esm.js": "text/javascript", "uPlot.min.css": "text/css"}
