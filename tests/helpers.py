@@ -10,36 +10,46 @@ def wait_for_status(job_id: int, statuses, timeout: float = 120.0):
     layer; the database row is re-read after each event (or 2 s without one), since the
     layer may drop messages. Returns the Job."""
     from asgiref.sync import async_to_sync
+
+    from jobs.models import Job
+
+    statuses = {statuses} if isinstance(statuses, str) else set(statuses)
+    async_to_sync(_wait_for_status)(job_id, statuses, timeout)
+    return Job.objects.get(pk=job_id)
+
+
+async def _wait_for_status(job_id, statuses, timeout):
+    # one event loop for the whole wait: the channel layer's buffers belong to the loop that made them
+    import asyncio
+
+    from asgiref.sync import sync_to_async
     from channels.layers import get_channel_layer
 
     from jobs.events import job_group
     from jobs.models import Job
 
-    statuses = {statuses} if isinstance(statuses, str) else set(statuses)
+    def status():
+        return Job.objects.values_list("status", flat=True).get(pk=job_id)
+
     layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(job_group(job_id), channel)
-    deadline = time.monotonic() + timeout
+    channel = await layer.new_channel()
+    await layer.group_add(job_group(job_id), channel)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
     try:
         while True:
-            job = Job.objects.get(pk=job_id)
-            if job.status in statuses:
-                return job
-            left = deadline - time.monotonic()
+            now = await sync_to_async(status)()
+            if now in statuses:
+                return
+            left = deadline - loop.time()
             if left <= 0:
-                raise TimeoutError(f"job {job_id} still {job.status} after {timeout}s")
-            async_to_sync(_next_message)(layer, channel, min(left, 2.0))
+                raise TimeoutError(f"job {job_id} still {now} after {timeout}s")
+            try:
+                await asyncio.wait_for(layer.receive(channel), min(left, 2.0))
+            except asyncio.TimeoutError:
+                pass
     finally:
-        async_to_sync(layer.group_discard)(job_group(job_id), channel)
-
-
-async def _next_message(layer, channel, timeout):
-    import asyncio
-
-    try:
-        await asyncio.wait_for(layer.receive(channel), timeout)
-    except asyncio.TimeoutError:
-        pass
+        await layer.group_discard(job_group(job_id), channel)
 
 
 def ws_connect(url: str, path: str, token: str | None = None, cookies: dict | None = None, origin: str | None = None):
