@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 from jobs.api.views import TooManyJobs, create_job
 from jobs.models import Artifact, Job
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db  # in a rolled-back transaction: fast; the threaded test commits
 
 
 def post(api, body, **extra):
@@ -91,6 +91,7 @@ def test_the_active_jobs_cap_answers_429(api, user, settings):
     assert post(api, {"kind": "sample", "params": {"nfe": 5, "n_samples": 10}}).status_code == 201
 
 
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_submits_cannot_slip_past_the_cap_together(user, settings):
     settings.LAB_MAX_ACTIVE_JOBS = 4
     outcomes, barrier = [], threading.Barrier(10)
