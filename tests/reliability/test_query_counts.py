@@ -17,13 +17,15 @@ def bulk_load(owner, other, n_jobs=N_JOBS, n_events=N_EVENTS, big_job_events=BIG
     """n_jobs jobs (a tenth of them another user's), n_events events, big_job_events of them in one job."""
     t0 = time.perf_counter()
     with connection.cursor() as cur:
+        cur.execute("SELECT coalesce(max(id), 0) FROM jobs_job")
+        before = cur.fetchone()[0]  # jobs already there keep their events
         cur.execute(
             "INSERT INTO jobs_job (owner_id, name, kind, params, status, progress, error, attempts, max_attempts, queue,"
             " worker, cancel_requested, last_seq, created_at) SELECT CASE WHEN i %% 10 = 0 THEN %s ELSE %s END, '',"
             " CASE WHEN i %% 3 = 0 THEN 'train' ELSE 'sample' END, '{}', (ARRAY['queued','running','succeeded',"
             "'failed','cancelled'])[1 + i %% 5], 0, '', 1, 3, 'gpu', '', false, 0,"
             " now() - make_interval(secs => i) FROM generate_series(1, %s) AS i", [other.pk, owner.pk, n_jobs])
-        cur.execute("SELECT min(id), max(id) FROM jobs_job WHERE owner_id = %s", [owner.pk])
+        cur.execute("SELECT min(id), max(id) FROM jobs_job WHERE owner_id = %s AND id > %s", [owner.pk, before])
         first, last = cur.fetchone()
         per_job = (n_events - big_job_events) // (n_jobs - 1)
         # the big job's events, then per_job events for each other job
@@ -33,7 +35,7 @@ def bulk_load(owner, other, n_jobs=N_JOBS, n_events=N_EVENTS, big_job_events=BIG
             [first, big_job_events, big_job_events])
         cur.execute(
             "INSERT INTO jobs_jobevent (job_id, seq, type, data, ts) SELECT j.id, s, 'log', '{\"text\": \"x\"}', now()"
-            " FROM jobs_job j, generate_series(1, %s) AS s WHERE j.id <> %s", [per_job, first])
+            " FROM jobs_job j, generate_series(1, %s) AS s WHERE j.id > %s AND j.id <> %s", [per_job, before, first])
         cur.execute("UPDATE jobs_job SET last_seq = %s WHERE id = %s", [big_job_events, first])
         cur.execute("ANALYZE jobs_job; ANALYZE jobs_jobevent")
     print(f"\nloaded {n_jobs} jobs, {JobEvent.objects.count()} events in {time.perf_counter() - t0:.1f} s")
