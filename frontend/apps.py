@@ -3,3 +3,4 @@ from django.apps import AppConfig
 
 class FrontendConfig(AppConfig):
     name = "frontend"
+    verbose_name = "Dashboard"

@@ -26,19 +26,33 @@ def _key(name: str) -> str:
     return f"{settings.LAB_KEY_PREFIX}worker:{name}"
 
 
+def _index() -> str:
+    # names by last beat: finding the live workers is one range read, not a scan of the keyspace
+    return f"{settings.LAB_KEY_PREFIX}workers"
+
+
 def beat(name: str, queues: list[str], devices) -> None:
-    record = {"name": name, "queues": sorted(queues), "devices": devices, "ts": time.time()}
-    client().set(_key(name), json.dumps(record), ex=int(settings.LAB_WORKER_STALE_SECONDS))
+    now = time.time()
+    record = {"name": name, "queues": sorted(queues), "devices": devices, "ts": now}
+    pipe = client().pipeline()
+    pipe.set(_key(name), json.dumps(record), ex=int(settings.LAB_WORKER_STALE_SECONDS))
+    pipe.zadd(_index(), {name: now})
+    pipe.zremrangebyscore(_index(), "-inf", now - 10 * settings.LAB_WORKER_STALE_SECONDS)
+    pipe.execute()
 
 
 def forget(name: str) -> None:
-    client().delete(_key(name))
+    pipe = client().pipeline()
+    pipe.delete(_key(name))
+    pipe.zrem(_index(), name)
+    pipe.execute()
 
 
 def online() -> list[dict]:
     try:
-        keys = sorted(client().scan_iter(match=_key("*"), count=100))
-        values = client().mget(keys) if keys else []
+        since = time.time() - settings.LAB_WORKER_STALE_SECONDS
+        names = sorted(n.decode() for n in client().zrangebyscore(_index(), since, "+inf"))
+        values = client().mget([_key(n) for n in names]) if names else []
     except redis.RedisError:
         return []
     return [json.loads(v) for v in values if v]

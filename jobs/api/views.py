@@ -41,6 +41,7 @@ def create_job(user, kind_name, params, name, input_artifacts, send=True) -> Job
     kind = get_kind(kind_name)
     with transaction.atomic():
         # lock the user's row so two concurrent submits cannot both slip under the cap
+        # request.user is a SimpleLazyObject under session auth (the dashboard): type(user) is not the model
         get_user_model().objects.select_for_update().filter(pk=user.pk).first()
         active = Job.objects.filter(owner=user, status__in=Job.ACTIVE).count()
         if active >= settings.LAB_MAX_ACTIVE_JOBS:

@@ -76,7 +76,7 @@ DATABASES["default"]["HOST"] = unquote(str(DATABASES["default"].get("HOST", ""))
 # the test suite's worker and web processes use the test database pytest made
 if env("LAB_DB_NAME", default=""):
     DATABASES["default"]["NAME"] = env("LAB_DB_NAME")
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=0)
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

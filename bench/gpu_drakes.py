@@ -1,0 +1,39 @@
+"""GPU check of the DRAKES pipeline: the "standard" config of bench_drakes.py (default task, L=200) on CUDA.
+
+Trains the MDLM and both oracles, then runs every method; prints the wall time and the table, and writes
+bench/results/drakes.json. Target: < 5 minutes on one recent GPU (not measured by this helper: its task
+had no GPU; the CPU run of the same config takes an hour or more).
+Usage: python bench/gpu_drakes.py
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_drakes  # noqa: E402
+
+
+def main():
+    if not torch.cuda.is_available():
+        print("no CUDA device: this check is for a GPU machine (bench_drakes.py smoke runs on CPU)")
+        return 1
+    torch.backends.cudnn.benchmark = True
+    t0 = time.time()
+    rows = bench_drakes.main(["standard"])
+    print(f"GPU DRAKES standard config: {time.time() - t0:.1f}s total on {torch.cuda.get_device_name()}")
+    by = {r["method"]: r for r in rows}
+    d, pre, nokl = by["drakes"], by["pretrained"], by["drakes_no_kl"]
+    print(f"true activity: pretrained {pre['true_activity_median']:.3f} -> drakes {d['true_activity_median']:.3f} "
+          f"(no KL {nokl['true_activity_median']:.3f}); exact log-lik {pre['log_likelihood_exact']:.1f} -> "
+          f"{d['log_likelihood_exact']:.1f} (no KL {nokl['log_likelihood_exact']:.1f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

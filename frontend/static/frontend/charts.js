@@ -1,0 +1,125 @@
+// uPlot glue: one line chart per metric name (step on x), overlays for Compare, a scatter for
+// 2-D samples. All drawing is uPlot's; this file only shapes data and options.
+import uPlot from "uplot";
+
+const PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2"];
+
+// Two charts side by side on a wide screen, one per row on a narrow one.
+function width(el) {
+  const w = el.clientWidth || 480;
+  return Math.max(240, Math.floor(w >= 800 ? Math.min(600, (w - 16) / 2) : w - 4));
+}
+
+/** Live charts of one job. `add(name, step, value)` buffers; redraw happens once per frame. */
+export class MetricCharts {
+  constructor(container, { onFirst } = {}) {
+    this.container = container;
+    this.charts = new Map();
+    this.dirty = new Set();
+    this.onFirst = onFirst;
+    this.frame = null;
+  }
+
+  add(name, step, value) {
+    let c = this.charts.get(name);
+    if (!c) {
+      if (this.charts.size === 0) this.onFirst?.();
+      const box = document.createElement("figure");
+      box.className = "chart";
+      box.dataset.metric = name;
+      const cap = document.createElement("figcaption");
+      cap.textContent = name;
+      box.append(cap);
+      this.container.append(box);
+      c = { box, xs: [], ys: [], plot: null };
+      this.charts.set(name, c);
+    }
+    // Steps arrive in order from one run; a retried attempt may repeat steps: keep the latest.
+    const last = c.xs.length - 1;
+    if (last >= 0 && step <= c.xs[last]) {
+      let i = c.xs.length;
+      while (i > 0 && c.xs[i - 1] >= step) i--;
+      c.xs.length = i;
+      c.ys.length = i;
+    }
+    c.xs.push(step);
+    c.ys.push(value);
+    this.dirty.add(name);
+    this.frame ??= requestAnimationFrame(() => this.flush());
+  }
+
+  flush() {
+    this.frame = null;
+    for (const name of this.dirty) {
+      const c = this.charts.get(name);
+      c.box.dataset.points = String(c.xs.length);
+      if (!c.plot) {
+        c.plot = new uPlot({
+          width: width(this.container), height: 200,
+          scales: { x: { time: false } },
+          legend: { show: true },
+          // uPlot shows point markers by itself while the series is sparse (a single point too)
+          series: [{ label: "step" }, { label: name, stroke: PALETTE[0], width: 1.5 }],
+          axes: [{ label: "step" }, {}],
+        }, [c.xs, c.ys], c.box);
+      } else {
+        c.plot.setData([c.xs, c.ys]);
+      }
+    }
+    this.dirty.clear();
+  }
+}
+
+/** One chart per metric name with one series per job; `runs` = [{label, points: Map(name -> [[step, value]])}]. */
+export function overlayCharts(container, runs) {
+  const names = [...new Set(runs.flatMap((r) => [...r.points.keys()]))].sort();
+  for (const name of names) {
+    const steps = [...new Set(runs.flatMap((r) => (r.points.get(name) ?? []).map((p) => p[0])))].sort((a, b) => a - b);
+    const series = runs.map((r) => {
+      const byStep = new Map(r.points.get(name) ?? []);
+      return steps.map((s) => byStep.get(s) ?? null);
+    });
+    const box = document.createElement("figure");
+    box.className = "chart";
+    box.dataset.metric = name;
+    box.dataset.points = String(steps.length);
+    const cap = document.createElement("figcaption");
+    cap.textContent = name;
+    box.append(cap);
+    container.append(box);
+    new uPlot({
+      width: width(container), height: 220,
+      scales: { x: { time: false } },
+      series: [{ label: "step" }, ...runs.map((r, i) => ({
+        label: r.label, stroke: PALETTE[i % PALETTE.length], width: 1.5, spanGaps: true,
+      }))],
+      axes: [{ label: "step" }, {}],
+    }, [steps, ...series], box);
+  }
+  return names.length;
+}
+
+const MAX_SCATTER = 5000;
+
+/** Scatter of 2-D points: x sorted (uPlot wants increasing x), points only, no lines. Samples
+ * are i.i.d., so the first MAX_SCATTER of them are as good a picture as all of them. */
+export function scatterPlot(container, xs, ys, label = "samples") {
+  const n = Math.min(xs.length, MAX_SCATTER);
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => xs[a] - xs[b]);
+  const sx = order.map((i) => xs[i]);
+  const sy = order.map((i) => ys[i]);
+  // one range on both axes and a square plot, so that the picture is not stretched
+  let lo = Math.min(...sx, ...sy);
+  let hi = Math.max(...sx, ...sy);
+  const pad = (hi - lo) * 0.05 || 1;
+  [lo, hi] = [lo - pad, hi + pad];
+  const side = Math.max(240, Math.min(400, container.clientWidth || 400));
+  return new uPlot({
+    width: side, height: side,
+    scales: { x: { time: false, range: [lo, hi] }, y: { range: [lo, hi] } },
+    cursor: { show: false },
+    legend: { show: false },
+    series: [{}, { label, stroke: PALETTE[0], fill: PALETTE[0], paths: () => null,
+      points: { show: true, size: 3, width: 0, fill: PALETTE[0] } }],
+  }, [sx, sy], container);
+}

@@ -1,0 +1,144 @@
+// Renders field descriptions (schema.js) as labelled inputs, and shows errors next to them.
+import { h } from "./api.js";
+import { matchVariant, getPath } from "./schema.js";
+
+const ACRONYMS = { nfe: "NFE", lr: "LR", kl: "KL", dna: "DNA", id: "ID", gmm: "GMM", cfg: "CFG", smc: "SMC", tds: "TDS" };
+
+export function niceLabel(label) {
+  return label.split(" ").map((w) => ACRONYMS[w.toLowerCase()] ?? w).join(" ");
+}
+
+const fid = (name) => `p-${name.replace(/[^\w-]/g, "-")}`;
+
+function rangeText(f) {
+  const parts = [];
+  if (f.min != null) parts.push(`≥ ${f.min}`);
+  if (f.exclusiveMin != null) parts.push(`> ${f.exclusiveMin}`);
+  if (f.max != null) parts.push(`≤ ${f.max}`);
+  if (f.exclusiveMax != null) parts.push(`< ${f.exclusiveMax}`);
+  return parts.join(", ");
+}
+
+/** Renders `fields` into `container`. `initial`: params to prefill (else schema defaults).
+ * `models`: the user's model artifacts for "artifact" fields. */
+export function renderFields(container, fields, { initial = null, models = [] } = {}) {
+  container.replaceChildren(...fields.map((f) => renderField(f, initial, models)));
+}
+
+function valueFor(f, initial) {
+  const v = initial ? getPath(initial, f.path) : undefined;
+  return v !== undefined ? v : f.default;
+}
+
+function describedBy(f) {
+  return `${fid(f.name)}-help error-${fid(f.name)}`;
+}
+
+function wrap(f, control, extra = []) {
+  const help = [f.help, rangeText(f)].filter(Boolean).join(" · ");
+  return h("div", { class: `field field-${f.kind}`, "data-field": f.name },
+    f.kind === "boolean" ? null : h("label", { for: fid(f.name) }, niceLabel(f.label)),
+    control,
+    ...extra,
+    h("p", { class: "help", id: `${fid(f.name)}-help` }, help),
+    h("p", { class: "error", id: `error-${fid(f.name)}`, hidden: true }));
+}
+
+function renderField(f, initial, models) {
+  const value = valueFor(f, initial);
+  const common = { id: fid(f.name), name: f.name, "aria-describedby": describedBy(f) };
+  switch (f.kind) {
+    case "object":
+      return h("fieldset", { class: "group", "data-field": f.name }, h("legend", {}, niceLabel(f.label)),
+        f.help ? h("p", { class: "help" }, f.help) : null,
+        ...f.fields.map((x) => renderField(x, initial, models)));
+    case "union":
+      return renderUnion(f, initial, models);
+    case "boolean": {
+      const box = h("input", { ...common, type: "checkbox", checked: Boolean(value) });
+      return wrap(f, h("label", { class: "check", for: fid(f.name) }, box, " ", niceLabel(f.label)));
+    }
+    case "enum":
+      return wrap(f, h("select", common, [
+        // null / absent means "the server's default" (e.g. the schedule a model was trained with)
+        f.nullable || (!f.required && value === undefined)
+          ? h("option", { value: "", selected: value == null }, "(default)") : null,
+        ...f.options.map((o) => h("option", { value: String(o), selected: o === value }, String(o))),
+      ]));
+    case "integer":
+    case "number":
+      return wrap(f, h("input", {
+        ...common, type: "number", inputmode: f.kind === "integer" ? "numeric" : "decimal",
+        min: f.min ?? f.exclusiveMin, max: f.max ?? f.exclusiveMax, step: f.kind === "integer" ? "1" : "any",
+        value: value ?? "", placeholder: f.nullable ? "(none)" : null,
+      }));
+    case "artifact":
+      return wrap(f, h("select", common, [
+        h("option", { value: "" }, models.length ? "Choose a model…" : "No models yet: train one first"),
+        ...models.map((m) => h("option", { value: String(m.id), selected: m.id === value },
+          `${m.job_name || m.job_kind} #${m.job} · ${m.name}${m.created_at ? ` · ${m.created_at.slice(0, 16).replace("T", " ")}` : ""}`)),
+      ]));
+    case "json":
+      return wrap(f, h("textarea", { ...common, rows: "2", spellcheck: "false", class: "mono" },
+        value == null ? "" : JSON.stringify(value)));
+    default:
+      return wrap(f, h("input", { ...common, type: "text", maxlength: f.maxLength, value: value ?? "" }));
+  }
+}
+
+function renderUnion(f, initial, models) {
+  const given = initial ? getPath(initial, f.path) : undefined;
+  const current = matchVariant(f, given ?? f.default);
+  const body = h("div", { class: "variant-body" });
+  const select = h("select", { id: fid(f.name), name: `${f.name}#variant`, "aria-describedby": describedBy(f) },
+    f.variants.map((v) => h("option", { value: v.value, selected: v === current }, v.label)));
+  const show = (v, init) => body.replaceChildren(...v.fields.map((x) => renderField(x, init, models)));
+  select.addEventListener("change", () => show(f.variants.find((v) => v.value === select.value), null));
+  show(current, given !== undefined ? initial : null);
+  return h("fieldset", { class: "group union", "data-field": f.name }, h("legend", {}, niceLabel(f.label)),
+    wrap({ ...f, label: `${niceLabel(f.label)} type`, help: f.help }, select), body);
+}
+
+/** Reads a control's raw value by field name. */
+export function readControl(form, name) {
+  const el = form.querySelector(`#${CSS.escape(fid(name))}`);
+  if (!el) return undefined;
+  return el.type === "checkbox" ? el.checked : el.value;
+}
+
+export function readVariant(form, name) {
+  return readControl(form, name);
+}
+
+/** Shows `errors` ({name: [msg]}) next to their fields; returns the messages that found no field. */
+export function showErrors(form, errors) {
+  for (const p of form.querySelectorAll("p.error")) {
+    p.hidden = true;
+    p.textContent = "";
+  }
+  for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
+  const orphans = [];
+  let first = null;
+  const idOf = (n) => (n === "kind" ? "kind" : n === "name" ? "job-name" : fid(n));
+  const errorOf = (n) => form.querySelector(`#error-${CSS.escape(n === "kind" || n === "name" ? n : fid(n))}`);
+  for (const [name, messages] of Object.entries(errors)) {
+    let target = name;
+    let p = name ? errorOf(name) : null;
+    // An error on "model.means" when only "model" is shown: walk up the path.
+    while (!p && target.includes(".")) {
+      target = target.slice(0, target.lastIndexOf("."));
+      p = errorOf(target);
+    }
+    if (!p) {
+      orphans.push(...messages.map((m) => (name ? `${name}: ${m}` : m)));
+      continue;
+    }
+    p.hidden = false;
+    p.textContent = messages.join(" ");
+    const control = form.querySelector(`#${CSS.escape(idOf(target))}`);
+    control?.setAttribute("aria-invalid", "true");
+    first ??= control;
+  }
+  first?.focus();
+  return orphans;
+}

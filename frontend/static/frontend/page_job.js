@@ -1,0 +1,187 @@
+// Job page: replays the job's events from the websocket, then follows them live.
+import { openEventStream, reconnectOnWake, jobSocketUrl } from "./events.js";
+import { EtaTracker } from "./eta.js";
+import { MetricCharts } from "./charts.js";
+import { previewFor } from "./previews.js";
+import { api, bootData, h, statusBadge } from "./api.js";
+import { formatBytes, formatDuration, formatValue, flatten, TERMINAL } from "./format.js";
+
+const LOG_LINES = 1000;
+const boot = bootData();
+const $ = (id) => document.getElementById(id);
+const eta = new EtaTracker();
+let status = boot.status;
+let logLines = [];
+let refreshTimer = null;
+const previewed = new Set();
+
+const charts = new MetricCharts($("charts"), { onFirst: () => $("no-metrics")?.remove() });
+
+function setProgress(p) {
+  const v = Math.max(0, Math.min(1, p));
+  $("progress").value = v;
+  $("progress").textContent = `${Math.round(v * 100)}%`;
+  $("progress-text").textContent = `${Math.round(v * 100)}%`;
+}
+
+function showEta() {
+  const s = status === "running" ? eta.eta() : null;
+  $("eta").textContent = s == null || s === 0 ? "" : `about ${formatDuration(s)} left`;
+}
+
+function setStatus(next) {
+  status = next;
+  $("status").replaceChildren(statusBadge(next));
+  const done = TERMINAL.has(next);
+  $("cancel").hidden = done;
+  $("retry").hidden = !done;
+  if (next === "succeeded") setProgress(1);
+  if (done) $("eta").textContent = "";
+}
+
+function appendLog(text) {
+  logLines.push(...String(text).split("\n"));
+  if (logLines.length > LOG_LINES) logLines = logLines.slice(-LOG_LINES);
+  const pre = $("log");
+  const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+  pre.textContent = logLines.join("\n");
+  if (atBottom) pre.scrollTop = pre.scrollHeight;
+}
+
+function table(obj, caption) {
+  const rows = Object.entries(flatten(obj));
+  if (!rows.length) return h("p", { class: "empty" }, "—");
+  return h("table", { class: "kv" }, h("caption", { class: "visually-hidden" }, caption),
+    h("tbody", {}, rows.map(([k, v]) => h("tr", {}, h("th", { scope: "row" }, k), h("td", {}, formatValue(v))))));
+}
+
+function renderJob(job) {
+  if (job.status && job.status !== status) setStatus(job.status);
+  // Events are fresher than the row; only let the row move the bar forward.
+  if (typeof job.progress === "number" && job.progress > $("progress").value) setProgress(job.progress);
+  $("params").replaceChildren(table(job.params, "params"));
+  $("result").replaceChildren(job.result && Object.keys(job.result).length
+    ? table(job.result, "result") : h("p", { class: "empty" }, "No result yet."));
+  $("error").hidden = !job.error;
+  $("error").textContent = job.error ?? "";
+  const waiting = job.status === "queued" ? job.waiting_reason : null;
+  $("waiting").hidden = !waiting;
+  $("waiting").textContent = waiting ?? "";
+  if (job.worker) $("worker").textContent = job.worker;
+  if (job.attempts != null) $("attempts").textContent = `${job.attempts} of ${job.max_attempts ?? "?"}`;
+  if (job.started_at) {
+    const end = job.finished_at ? Date.parse(job.finished_at) : Date.now();
+    $("duration").textContent = formatDuration((end - Date.parse(job.started_at)) / 1000);
+  }
+}
+
+async function refreshJob() {
+  const r = await api(`/api/jobs/${boot.id}/`);
+  if (r.ok) renderJob(r.data);
+  // While queued, the reason can change (a worker comes online) without any event.
+  clearTimeout(refreshTimer);
+  if (status === "queued") refreshTimer = setTimeout(refreshJob, 5000);
+}
+
+async function refreshArtifacts() {
+  const r = await api(`/api/jobs/${boot.id}/artifacts/`);
+  if (!r.ok) return;
+  const list = r.data.results ?? r.data;
+  if (!list.length) return;
+  $("artifacts").replaceChildren(h("div", { class: "table-wrap" }, h("table", { class: "artifacts" },
+    h("thead", {}, h("tr", {}, ["Name", "Kind", "Size", ""].map((t) => h("th", { scope: "col" }, t)))),
+    h("tbody", {}, list.map((a) => h("tr", {},
+      h("td", {}, a.name), h("td", {}, a.kind), h("td", {}, formatBytes(a.size)),
+      h("td", {}, h("a", { href: a.url, download: a.name, "aria-label": `Download ${a.name}` }, "Download"))))))));
+  for (const a of list) {
+    if (previewed.has(a.id) || a.partial) continue;
+    previewed.add(a.id);
+    previewFor(a).then((el) => {
+      if (!el) return;
+      $("previews").append(el);
+      el.draw?.();
+    }).catch((err) => console.warn("preview", a.name, err));
+  }
+}
+
+let artifactTimer = null;
+function scheduleArtifacts() {
+  clearTimeout(artifactTimer);
+  artifactTimer = setTimeout(refreshArtifacts, 300);
+}
+
+function tsSeconds(event) {
+  const t = Date.parse(event.ts);
+  return (Number.isFinite(t) ? t : Date.now()) / 1000;
+}
+
+function onEvent(event) {
+  const d = event.data ?? {};
+  switch (event.type) {
+    case "progress": {
+      const p = d.total ? d.done / d.total : 0;
+      eta.add(tsSeconds(event), p);
+      setProgress(p);
+      showEta();
+      break;
+    }
+    case "metric":
+      charts.add(d.name, d.step, d.value);
+      break;
+    case "log":
+      appendLog(d.text);
+      break;
+    case "artifact":
+      scheduleArtifacts();
+      break;
+    case "status":
+      setStatus(d.status);
+      if (d.error) {
+        $("error").hidden = false;
+        $("error").textContent = d.error;
+      }
+      refreshJob();
+      if (TERMINAL.has(d.status)) scheduleArtifacts();
+      break;
+    default:
+      break;
+  }
+}
+
+const STATES = { connecting: "connecting…", open: "live", closed: "reconnecting…", fatal: "not available" };
+const stream = openEventStream({
+  makeUrl: (after) => jobSocketUrl(location, boot.id, after),
+  onEvent,
+  onState: (s) => {
+    $("live-state").textContent = STATES[s] ?? "";
+    $("live-state").dataset.state = s;
+  },
+  // After a reconnect the job row may have moved on (result, worker) while we were away.
+  onOpen: () => refreshJob(),
+});
+reconnectOnWake(stream);
+
+async function act(path, label) {
+  $("action-state").textContent = `${label}…`;
+  const r = await api(path, { method: "POST" });
+  if (!r.ok) {
+    $("action-state").textContent = `${label} failed: ${r.data?.detail ?? r.status}`;
+    return null;
+  }
+  $("action-state").textContent = "";
+  return r.data;
+}
+
+$("cancel").addEventListener("click", async () => {
+  $("cancel").disabled = true;
+  await act(`/api/jobs/${boot.id}/cancel/`, "Cancelling");
+  $("cancel").disabled = false;
+  $("action-state").textContent = "Cancel requested";
+});
+
+$("retry").addEventListener("click", async () => {
+  const job = await act(`/api/jobs/${boot.id}/retry/`, "Retrying");
+  if (job?.id) location.assign(`/jobs/${job.id}/`);
+});
+
+refreshArtifacts();

@@ -1,0 +1,129 @@
+"""Dashboard pages. The pages are thin: the server renders what a first paint needs (scoped by
+`jobs.access.jobs_for`, so another user's job is a 404 here exactly as in the API), and the
+browser modules in static/frontend/ keep them live through /api/ and /ws/."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
+
+from jobs.access import jobs_for
+from jobs.models import Job
+
+from .compare import compare_rows, parse_ids
+
+STATUSES = ["queued", "running", "succeeded", "failed", "cancelled"]
+PAGE_SIZE = 25
+UPLOT_DIST = Path(__file__).resolve().parent / "node_modules" / "uplot" / "dist"
+UPLOT_FILES = {"uPlot.esm.js": "text/javascript", "uPlot.min.css": "text/css"}
+
+
+def _kinds(qs):
+    return sorted(set(qs.order_by().values_list("kind", flat=True).distinct()))
+
+
+@login_required
+@require_GET
+def jobs_list(request):
+    mine = jobs_for(request.user)
+    qs = mine
+    kind = request.GET.get("kind", "")
+    status = request.GET.get("status", "")
+    if kind:
+        qs = qs.filter(kind=kind)
+    if status in STATUSES:
+        qs = qs.filter(status=status)
+    # Only the columns the table shows: params/result JSON can be large.
+    qs = qs.only("id", "name", "kind", "status", "progress", "created_at", "started_at", "finished_at",
+                 "queue").order_by("-created_at", "-id")
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "frontend/jobs_list.html", {
+        "page": page, "kinds": _kinds(mine), "statuses": STATUSES, "kind": kind, "status": status,
+        "query": query.urlencode(), "nav": "jobs",
+    })
+
+
+@login_required
+@require_GET
+def job_new(request):
+    source = None
+    if request.GET.get("from", "").isdigit():
+        source = get_object_or_404(jobs_for(request.user), pk=int(request.GET["from"]))
+    initial = {"kind": source.kind if source else request.GET.get("kind", ""),
+               "params": source.params if source else None,
+               "name": source.name if source else ""}
+    return render(request, "frontend/job_new.html", {"initial": initial, "source": source, "nav": "new"})
+
+
+@login_required
+@require_GET
+def job_detail(request, pk):
+    job = get_object_or_404(jobs_for(request.user), pk=pk)
+    visible = jobs_for(request.user)
+    # Lineage: jobs whose artifacts this job read, and jobs that read this job's artifacts.
+    inputs = list(job.input_artifacts.select_related("job").order_by("id"))
+    seen = set(visible.filter(pk__in={a.job_id for a in inputs}).values_list("id", flat=True))
+    inputs = [a for a in inputs if a.job_id in seen]
+    used_by = visible.filter(input_artifacts__job=job).distinct().order_by("id")
+    return render(request, "frontend/job_detail.html", {
+        "job": job, "inputs": inputs, "used_by": used_by,
+        "boot": {"id": job.id, "kind": job.kind, "status": job.status, "progress": job.progress},
+    })
+
+
+@login_required
+@require_GET
+def compare(request):
+    mine = jobs_for(request.user)
+    ids, problem = parse_ids(request.GET.getlist("ids"))
+    picking = "pick" in request.GET or not ids
+    if picking and problem and ids:
+        problem = None  # a selection in progress ("Compare with…" from a job page) is not an error
+    jobs = []
+    if ids and not problem:
+        found = {j.id: j for j in mine.filter(pk__in=ids)}
+        if any(i not in found for i in ids):
+            raise Http404("no such job")
+        jobs = [found[i] for i in ids]
+        if len({j.kind for j in jobs}) > 1:
+            problem = "Choose jobs of one kind: their params and results only line up within a kind."
+    picking = picking or bool(problem)
+    kind = request.GET.get("kind") or (jobs[0].kind if jobs else "")
+    candidates = []
+    if picking:
+        cq = mine.filter(kind=kind) if kind else mine
+        candidates = list(cq.only("id", "name", "kind", "status", "created_at").order_by("-created_at", "-id")[:60])
+        # keep the jobs already chosen in the list even when they are older than the newest 60
+        candidates += [j for j in jobs if j not in candidates]
+    params_rows, result_rows = compare_rows(jobs) if jobs and not picking else ([], [])
+    return render(request, "frontend/compare.html", {
+        "jobs": jobs, "problem": problem, "kind": kind, "kinds": _kinds(mine), "picking": picking,
+        "candidates": candidates, "selected": set(ids), "params_rows": params_rows, "result_rows": result_rows,
+        "nav": "compare", "boot": {"ids": [j.id for j in jobs] if not picking else []},
+    })
+
+
+@login_required
+@require_GET
+def workers(request):
+    return render(request, "frontend/workers.html", {"nav": "workers"})
+
+
+@require_GET
+def vendor_uplot(request, name):
+    """uPlot's ES module from node_modules (installed by `npm ci --prefix frontend`), so no
+    third-party code is committed and no bundler is needed."""
+    if name not in UPLOT_FILES:
+        raise Http404(name)
+    path = UPLOT_DIST / name
+    if not path.is_file():
+        raise Http404("run `npm ci --prefix frontend`")
+    response = FileResponse(path.open("rb"), content_type=UPLOT_FILES[name])
+    response["Cache-Control"] = "public, max-age=86400"
+    return response

@@ -1,0 +1,71 @@
+"""The paper's DNA metrics (DRAKES Table 2), plus the ones only a synthetic task allows.
+
+pred_activity_median: median eval-oracle activity; true_activity_median: median f*; accessibility_acc:
+fraction the held-out accessibility head calls open (prob > 0.5; the ATAC-Acc analogue); kmer_corr:
+Pearson correlation of 3-mer counts with the top natural sequences by true activity (3-mer Corr);
+log_likelihood_pretrained: median App-Log-Lik under the pretrained model; log_likelihood_exact: median
+exact log p under the generator; diversity: mean pairwise Hamming distance (bases).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ml.dna import mdlm
+
+
+def kmer_counts(x, k=3) -> np.ndarray:
+    x = np.asarray(x)
+    codes = sum(x[:, j:x.shape[1] - k + 1 + j] * 4 ** (k - 1 - j) for j in range(k))
+    return np.bincount(codes.ravel(), minlength=4 ** k).astype(np.float64)
+
+
+def kmer_corr(x, ref, k=3) -> float:
+    a, b = kmer_counts(x, k) / len(x), kmer_counts(ref, k) / len(ref)
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def diversity(x, max_n=512) -> float:
+    x = torch.as_tensor(np.asarray(x)[:max_n])
+    n = len(x)
+    if n < 2:
+        return 0.0
+    d = (x[:, None, :] != x[None, :, :]).sum(-1).double()
+    return float(d.sum() / (n * (n - 1)))
+
+
+@torch.no_grad()
+def oracle_predict(oracle, x, device="cpu", batch=1024) -> np.ndarray:
+    """[n, 2]: activity, accessibility logit."""
+    out = [oracle(torch.nn.functional.one_hot(xb.to(device).long(), 4).float()).cpu()
+           for xb in torch.as_tensor(np.asarray(x)).split(batch)]
+    return torch.cat(out).numpy()
+
+
+def evaluate(x, task, eval_oracle=None, pretrained=None, reward_oracle=None, device="cpu", seed=0,
+             loglik_steps=32) -> dict:
+    """All metrics of one set of generated sequences x [n, L] (token ids)."""
+    x = np.asarray(x).astype(np.int64)
+    ref_top, _, _ = task.reference_top()
+    f = task.true_activity(x)
+    res = {
+        "true_activity_median": float(np.median(f)),
+        "true_activity_mean": float(np.mean(f)),
+        "accessibility_true": float(task.accessible(x).mean()),
+        "kmer_corr": kmer_corr(x, ref_top),
+        "log_likelihood_exact": float(np.median(task.log_likelihood(x))),
+        "diversity": diversity(x),
+        "n_samples": int(len(x)),
+    }
+    res["diversity_per_base"] = res["diversity"] / x.shape[1]
+    if eval_oracle is not None:
+        pe = oracle_predict(eval_oracle, x, device)
+        res["pred_activity_median"] = float(np.median(pe[:, 0]))
+        res["accessibility_acc"] = float((pe[:, 1] > 0).mean())    # sigmoid(logit) > 0.5
+    if reward_oracle is not None:
+        res["reward_ft_median"] = float(np.median(oracle_predict(reward_oracle, x, device)[:, 0]))
+    if pretrained is not None:
+        g = torch.Generator(device=device).manual_seed(seed + 17)
+        ll = mdlm.approx_log_likelihood(pretrained, torch.as_tensor(x, device=device), loglik_steps, g)
+        res["log_likelihood_pretrained"] = float(ll.median())
+    return res

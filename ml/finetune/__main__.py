@@ -1,0 +1,6 @@
+import sys
+
+from ml.cli import main
+from ml.finetune import run
+
+sys.exit(main("finetune", run))

@@ -1,0 +1,132 @@
+"""`run(params, reporter)` of the finetune kind: load the three models, run the method, score, save."""
+from __future__ import annotations
+
+import copy
+import time
+
+import numpy as np
+import torch
+
+from ml.device import resolve_device
+from ml.dna import checkpoint, mdlm
+from ml.dna.fasta import write_fasta
+from ml.dna.metrics import evaluate
+from ml.dna.task import build as build_task
+from ml.finetune import cfg as cfg_mod
+from ml.finetune import guidance
+from ml.finetune.drakes import drakes_loss
+from ml.finetune.params import Params
+from ml.modelio import load_model, save_model
+from ml.params import parse
+from ml.reporting import check_stop
+
+
+def _load(ref, device, want):
+    model, cfg = load_model(ref.path, device)
+    if cfg.get("prediction") != want:
+        raise ValueError(f"{ref.path}: expected a model with prediction {want!r}, got {cfg.get('prediction')!r}")
+    return model.requires_grad_(False), cfg
+
+
+def run(params, reporter) -> dict:
+    p = parse(Params, params)
+    device = resolve_device(p.device)
+    torch.manual_seed(p.seed)
+    g = torch.Generator(device=device).manual_seed(p.seed)
+    pretrained, cfg = _load(p.model, device, "masked")
+    oracle, ocfg = _load(p.reward, device, "oracle")
+    eval_oracle, ecfg = _load(p.eval_reward, device, "oracle")
+    task = build_task(cfg["task"])
+    if ocfg.get("split") == ecfg.get("split"):
+        reporter.log("warning: reward and eval_reward were trained on the same split; the evaluation is not held out")
+    L, t0 = task.length, time.time()
+    reporter.log(f"finetune {p.method} on DNA task L={L}, motifs {task.motifs}, device {device}")
+    extra, sampler_net = {}, pretrained
+    if p.method == "drakes":
+        sampler_net, extra = finetune_drakes(pretrained, oracle, eval_oracle, task, cfg, p, reporter, device, g)
+        x = sample_chunks(sampler_net, p.n_samples, L, p.sampling_steps, g, device)
+        extra["model_evals"] += p.n_samples * (p.sampling_steps + 1)
+    elif p.method == "pretrained":
+        x = sample_chunks(pretrained, p.n_samples, L, p.sampling_steps, g, device)
+        extra = {"oracle_calls": 0, "model_evals": p.n_samples * (p.sampling_steps + 1)}
+    elif p.method == "best_of_n":
+        x, calls, evals = guidance.sample_best_of_n(pretrained, oracle, p.n_samples, L, p.sampling_steps, p.best_of_n, g, device)
+        extra = {"oracle_calls": calls, "model_evals": evals, "best_of_n": p.best_of_n}
+    elif p.method == "cg":
+        x, calls, evals = guidance.sample_cg(pretrained, oracle, p.n_samples, L, p.sampling_steps, p.guidance_scale, g, device)
+        extra = {"oracle_calls": calls, "model_evals": evals, "guidance_scale": p.guidance_scale}
+    elif p.method in ("smc", "tds"):
+        scale = p.guidance_scale if p.method == "tds" else 0.0
+        x, calls, evals = guidance.sample_smc(pretrained, oracle, p.n_samples, L, p.sampling_steps, p.smc_alpha,
+                                              p.particles, g, device, scale)
+        extra = {"oracle_calls": calls, "model_evals": evals, "smc_alpha": p.smc_alpha, "particles": p.particles}
+    elif p.method == "cfg":
+        cond = cfg_mod.train_conditional(pretrained, cfg, task, p, reporter, device, g)
+        x, calls, evals = cfg_mod.sample_cfg(cond, p.n_samples, L, p.sampling_steps, p.cfg_w, g, device)
+        extra = {"oracle_calls": 0, "model_evals": evals + p.cfg_train_steps * 128, "cfg_w": p.cfg_w,
+                 "cfg_note": "conditional model trained inside the job from the pretrained weights "
+                             f"({p.cfg_train_steps} steps x 128 sequences on the reward oracle's half of the labelled data)"}
+    x = x.cpu().numpy()
+    res = evaluate(x, task, eval_oracle, pretrained, oracle, device, p.seed)
+    res.update(extra)
+    res.update({"method": p.method, "seconds": time.time() - t0, "sampling_steps": p.sampling_steps,
+                "inputs": {k: getattr(p, k).model_dump(exclude_none=True) for k in ("model", "reward", "eval_reward")}})
+    out = reporter.out_dir
+    np.save(out / "samples.npy", x.astype(np.int8))
+    reporter.artifact("samples.npy", out / "samples.npy", "samples")
+    write_fasta(out / "sequences.fasta", x, task.true_activity(x))
+    reporter.artifact("sequences.fasta", out / "sequences.fasta", "sequences")
+    reporter.log(", ".join(f"{k}={v:.4g}" for k, v in res.items() if isinstance(v, float)))
+    return res
+
+
+def sample_chunks(net, n, length, steps, g, device, chunk=512):
+    return torch.cat([mdlm.sample(net, min(chunk, n - s), length, steps, g, device) for s in range(0, n, chunk)])
+
+
+def finetune_drakes(pretrained, oracle, eval_oracle, task, cfg, p, reporter, device, g):
+    net = copy.deepcopy(pretrained).requires_grad_(True).train()
+    opt = torch.optim.Adam(net.parameters(), lr=p.lr)
+    ckpt_dir, start = reporter.out_dir / "checkpoint", 0
+    got = checkpoint.load(ckpt_dir, {"net": net}, opt)
+    if got is not None:
+        start = got[0]
+        g.manual_seed(p.seed + start)
+        reporter.log(f"resumed from step {start}, attempt {reporter.attempt}")
+    K = min(p.truncate_steps, p.sampling_steps)
+    reporter.log(f"DRAKES: alpha={p.alpha}, K={K} of N={p.sampling_steps} steps, tau={p.temperature}, "
+                 f"KL={p.kl}{' (truncated)' if p.truncate_kl else ''}, {p.batch_size}x{p.grad_accum} trajectories/step, lr={p.lr}")
+    for step in range(start, p.steps):
+        check_stop(reporter)
+        opt.zero_grad(set_to_none=True)
+        rs, kls = [], []
+        for _ in range(p.grad_accum):
+            loss, r, kl = drakes_loss(net, pretrained, oracle, p, task.length, g, device)
+            (loss / p.grad_accum).backward()
+            rs.append(r)
+            kls.append(kl)
+        gnorm = torch.nn.utils.clip_grad_norm_(net.parameters(), p.grad_clip)
+        opt.step()
+        reporter.metric("reward", float(torch.cat(rs).mean()), step)
+        reporter.metric("kl", float(torch.cat(kls).mean()), step)
+        reporter.metric("grad_norm", float(gnorm), step)
+        if p.eval_every and ((step + 1) % p.eval_every == 0 or step == 0):
+            net.eval()
+            xe = mdlm.sample(net, p.eval_samples, task.length, p.sampling_steps, g, device).cpu().numpy()
+            for k, v in evaluate(xe, task, eval_oracle, None, None, device).items():
+                if k != "n_samples":
+                    reporter.metric(f"eval/{k}", v, step)
+            net.train()
+        reporter.progress(step + 1, p.steps)
+        if p.checkpoint_every and (step + 1) % p.checkpoint_every == 0 and step + 1 < p.steps:
+            checkpoint.save(ckpt_dir, step + 1, {"net": net}, opt)
+    net.eval().requires_grad_(False)
+    ft_cfg = dict(cfg, finetune={"method": "drakes", "alpha": p.alpha, "truncate_steps": K, "temperature": p.temperature,
+                                 "steps": p.steps, "kl": p.kl, "lr": p.lr, "sampling_steps": p.sampling_steps})
+    save_model(reporter.out_dir, net, ft_cfg, reporter)
+    calls = p.steps * p.batch_size * p.grad_accum
+    # per trajectory: N sampling calls, plus the pretrained model (and the new one for textbook) on KL steps
+    kl_steps = 0 if p.alpha == 0 else (K if (p.kl == "repo" or p.truncate_kl) else p.sampling_steps)
+    per_traj = p.sampling_steps + kl_steps * (1 if p.kl == "repo" else 2)
+    return net, {"oracle_calls": calls, "model_evals": calls * per_traj, "alpha": p.alpha, "truncate_steps": K,
+                 "temperature": p.temperature, "kl": p.kl, "steps": p.steps, "lr": p.lr}

@@ -1,0 +1,6 @@
+import sys
+
+from ml.cli import main
+from ml.quantize import run
+
+sys.exit(main("quantize", run))

@@ -1,0 +1,128 @@
+"""The `quantize` job: load or train a model, quantize it sequentially, measure, save the packed model."""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import torch
+
+from ml.device import resolve_device
+from ml.modelio import load_model, read_config, save_model
+from ml.params import parse
+from ml.quantize.block_stage import block_stage
+from ml.quantize.model import candidate_layers, quantize_model
+from ml.quantize.packed import QuantLinear, formula_bits, load_quantized
+from ml.quantize.params import BuiltinModel, Params
+from ml.quantize.tasks import artifact_task, builtin_task
+from ml.reporting import check_stop, write_json
+
+
+def method_options(p: Params) -> dict:
+    if p.method == "gptq":
+        return {"act_order": p.act_order}
+    if p.method == "decoupleq":
+        d = p.decoupleq
+        return {"act_order": p.act_order, "max_iter": d.max_iter, "round_fn": d.round_fn,
+                "pgd_steps": d.pgd_steps, "inner_steps": d.inner_steps, "n_grid": 100 if d.shrink_search else 1}
+    if p.method == "nupes":
+        return {"steps": p.nupes_steps}
+    return {}
+
+
+def size_report(model, rows, bits, symmetric) -> dict:
+    """Packed bytes of the state dict vs fp32/fp16 and vs the bits-per-weight formula."""
+    quant_ids = {id(t) for m in model.modules() if isinstance(m, QuantLinear)
+                 for t in (m.qweight, m.scales, m.zeros, m.power) if t is not None}
+    tensors = {id(t): t for t in model.state_dict(keep_vars=True).values()}
+    packed = sum(t.numel() * t.element_size() for t in tensors.values())
+    other = sum(t.numel() * t.element_size() for i, t in tensors.items() if i not in quant_ids)
+    n_q = sum(r["shape"][0] * r["shape"][1] for r in rows)
+    n_other = sum(t.numel() for i, t in tensors.items() if i not in quant_ids)
+    formula_q = sum(r["shape"][0] * r["shape"][1] * formula_bits(bits, r["group_size"], symmetric) / 8 for r in rows)
+    q_bytes = packed - other
+    return {"packed_bytes": int(packed), "fp32_bytes": int(4 * (n_q + n_other)), "fp16_bytes": int(2 * (n_q + n_other)),
+            "formula_bytes": int(round(formula_q + other)), "quantized_weights": int(n_q),
+            "quantized_layer_bytes": int(q_bytes), "bits_per_weight": 8 * q_bytes / max(1, n_q),
+            "formula_bits_per_weight": 8 * formula_q / max(1, n_q)}
+
+
+def run(params, reporter) -> dict:
+    p = parse(Params, params)
+    device = resolve_device(p.device)
+    if device.type != "cpu":  # the solvers are small dense linear algebra; a GPU would not pay for the transfers here
+        reporter.log(f"device {device} requested; quantization runs on the CPU (models here are < 10 M params)")
+    torch.manual_seed(p.seed)
+    if isinstance(p.model, BuiltinModel):
+        reporter.log(f"training/loading builtin model {p.model.builtin} ({p.model.size}) from seed {p.seed}")
+        task = builtin_task(p.model.builtin, p.model.size, p.seed, p.n_calibration)
+        source = {"builtin": p.model.builtin, "size": p.model.size}
+    else:
+        model, cfg = load_model(p.model.path, "cpu")
+        if cfg.get("quantization"):
+            raise ValueError("this model is already quantized")
+        task = artifact_task(model, cfg, p.seed, p.n_calibration)
+        source = {"path": str(p.model.path), "artifact": p.model.artifact}
+    reporter.log(f"metric: {task.notes}")
+    model = task.model
+    fp_model = copy.deepcopy(model)
+    metric_before = task.metric(model)
+    extra_before = {k: fn(model) for k, fn in task.extra.items()}
+    reporter.metric(task.metric_name + "_fp32", metric_before, 0)
+    check_stop(reporter)
+    candidates = candidate_layers(model, p.include_conv1d, p.skip)
+    ckpt = Path(reporter.out_dir) / "checkpoint"
+    done = []
+    if (ckpt / "rows.json").exists() and (ckpt / "model.json").exists():
+        cfg = read_config(ckpt)
+        if cfg["quantization"]["params"] == p.model_dump(mode="json"):
+            model = task.model = load_quantized(ckpt, cfg, "cpu").eval()
+            done = json.loads((ckpt / "rows.json").read_text())
+            reporter.log(f"resumed from layer {len(done)}, attempt {reporter.attempt}")
+
+    def checkpoint(rows):
+        # model first, then rows.json (write then rename): a rows.json always describes a complete model file
+        save_model(ckpt, model, {**task.config, "quantization": {
+            "params": p.model_dump(mode="json"), "layers": {r["name"]: model.get_submodule(r["name"]).spec() for r in rows}}})
+        tmp = ckpt / "rows.json.tmp"
+        tmp.write_text(json.dumps(rows))
+        os.replace(tmp, ckpt / "rows.json")
+
+    t0 = time.perf_counter()
+    rows = quantize_model(model, task.calib, p.method, p.bits, p.group_size, p.symmetric, method_options(p),
+                          p.skip, p.include_conv1d, reporter, done=done, on_layer=checkpoint, int8_matmul=p.int8_matmul)
+    if not rows:
+        raise ValueError("no layer to quantize (all skipped?)")
+    unreached = sorted(set(candidates) - {r["name"] for r in rows})
+    if unreached:
+        reporter.log(f"left in full precision, never called as modules by forward (no inputs to hook): {unreached}")
+    stage = []
+    if p.method == "decoupleq" and p.decoupleq.block_stage:
+        stage = block_stage(model, fp_model, task.calib, task.blocks, p.decoupleq.block_epochs, p.decoupleq.block_lr,
+                            reporter)
+    seconds = time.perf_counter() - t0
+    metric_after = task.metric(model)
+    extra = {k: {"before": extra_before[k], "after": fn(model)} for k, fn in task.extra.items()}
+    reporter.metric(task.metric_name, metric_after, len(rows))
+    sizes = size_report(model, rows, p.bits, p.symmetric or p.method == "nupes")
+    reporter.log(f"{task.metric_name}: {metric_before:.4f} -> {metric_after:.4f}; {sizes['packed_bytes']} bytes packed "
+                 f"vs {sizes['fp32_bytes']} fp32; {sizes['bits_per_weight']:.3f} bits/weight "
+                 f"(formula {sizes['formula_bits_per_weight']:.3f}); {seconds:.1f} s")
+    qinfo = {"method": p.method, "bits": p.bits, "group_size": p.group_size, "symmetric": p.symmetric,
+             "act_order": p.act_order, "source": source,
+             "layers": {r["name"]: model.get_submodule(r["name"]).spec() for r in rows}}
+    out = Path(reporter.out_dir)
+    save_model(out, model, {**task.config, "quantization": qinfo}, reporter)
+    result = {"metric_name": task.metric_name, "metric_before": metric_before, "metric_after": metric_after,
+              "higher_is_better": task.higher_is_better, **sizes, "file_bytes": (out / "model.safetensors").stat().st_size,
+              "layers": rows, "mean_layer_error": sum(r["rel_error"] for r in rows) / len(rows),
+              "seconds": seconds, "method": p.method, "bits": p.bits, "group_size": p.group_size,
+              "symmetric": p.symmetric, "act_order": p.act_order, "skip": list(p.skip), "metric_notes": task.notes,
+              "block_stage": [{"block": b, "mse_before": x, "mse_after": y} for b, x, y in stage],
+              "extra_metrics": extra, "unreached_layers": unreached, "device": "cpu"}
+    reporter.artifact("layers.json", write_json(out / "layers.json", rows), "table")
+    shutil.rmtree(ckpt, ignore_errors=True)  # the finished model supersedes it
+    return result

@@ -1,0 +1,176 @@
+"""The dashboard in a real browser against a live server and a real Celery worker."""
+from __future__ import annotations
+
+import io
+import re
+
+import numpy as np
+import pytest
+from playwright.sync_api import expect
+
+from jobs.models import Artifact, Job
+
+# the live server and the worker are separate processes: rows must be committed to be seen
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
+
+
+# Records every value the job page's progress bar takes, from before the page's own scripts run,
+# and marks the document so that a reload would be noticed.
+RECORD_PROGRESS = """
+window.__progress = [];
+window.__loadedOnce = true;
+document.addEventListener("DOMContentLoaded", () => {
+  const bar = document.getElementById("progress");
+  if (!bar) return;
+  window.__progress.push(bar.value);
+  new MutationObserver(() => window.__progress.push(bar.value))
+    .observe(bar, { attributes: true, attributeFilter: ["value"] });
+});
+"""
+JOB_URL = re.compile(r"/jobs/(\d+)/$")
+# 2000 chunks x ~1000 solver steps: minutes on a CPU worker, so it is still running when cancelled.
+LONG_JOB = {"kind": "sample", "params": {"nfe": 1000, "n_samples": 200000, "batch_size": 100, "device": "cpu"}}
+
+
+def api_post(page, path, body):
+    """POST JSON with the page's session and CSRF cookie, as the dashboard's own JS does."""
+    token = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
+    return page.request.post(path, data=body, headers={"X-CSRFToken": token, "Referer": page.url})
+
+
+def kind_schema(page, kind):
+    kinds = page.request.get("/api/job-kinds/").json()
+    kinds = kinds.get("results", kinds) if isinstance(kinds, dict) else kinds
+    return next(k for k in kinds if k["name"] == kind)["params_schema"]
+
+
+def job_count(page):
+    return page.request.get("/api/jobs/").json()["count"]
+
+
+@pytest.mark.worker
+def test_launch_sample_watch_it_live_and_download(new_page, celery_worker, user, artifacts_dir):
+    page = new_page(user)
+    page.add_init_script(RECORD_PROGRESS)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="New job").click()
+    page.get_by_label("Kind").select_option("sample")
+    nfe = page.get_by_label("NFE", exact=True)
+    expect(nfe).to_have_value(str(kind_schema(page, "sample")["properties"]["nfe"]["default"]))
+    nfe.fill("12")
+    page.get_by_role("button", name="Launch").click()
+    page.wait_for_url(JOB_URL)
+    job_id = int(JOB_URL.search(page.url).group(1))
+
+    expect(page.locator("#status .badge")).to_have_text("succeeded", timeout=60_000)
+    expect(page.locator("#progress-text")).to_have_text("100%")
+    seen = page.evaluate("window.__progress")
+    assert seen[-1] == 1 and any(0 < v < 1 for v in seen), seen
+    assert page.evaluate("window.__loadedOnce") is True  # the same document all along: no reload
+
+    chart = page.locator(".chart[data-metric]").first
+    expect(chart).to_have_attribute("data-points", re.compile(r"^[1-9]\d*$"))
+    expect(chart.locator("canvas")).to_be_visible()
+    scatter = page.locator(".preview-scatter canvas").first
+    expect(scatter).to_be_visible()
+    expect(page.locator("#params")).to_contain_text("12")
+
+    page.screenshot(path=artifacts_dir / "job_page.png", full_page=True)
+
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download samples.npy").click()
+    samples = np.load(io.BytesIO(open(download.value.path(), "rb").read()))
+    job = page.request.get(f"/api/jobs/{job_id}/").json()
+    assert job["params"]["nfe"] == 12
+    assert samples.shape == (job["params"]["n_samples"], 2)
+    assert np.isfinite(samples).all()
+
+
+def test_bad_value_shows_the_api_error_inline_and_creates_nothing(new_page, user):
+    page = new_page(user)
+    page.goto("/jobs/new/")
+    page.get_by_label("Kind").select_option("sample")
+    too_many = kind_schema(page, "sample")["properties"]["nfe"]["maximum"] + 1
+    before = job_count(page)
+    nfe = page.get_by_label("NFE", exact=True)
+    nfe.fill(str(too_many))
+    with page.expect_response(lambda r: r.url.endswith("/api/jobs/") and r.request.method == "POST") as answer:
+        nfe.press("Enter")  # the form works from the keyboard
+    assert answer.value.status == 400
+    error = page.locator("#error-p-nfe")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text(str(too_many - 1))  # the API names the bound that was broken
+    expect(nfe).to_have_attribute("aria-invalid", "true")
+    expect(page).to_have_url(re.compile(r"/jobs/new/$"))
+    assert job_count(page) == before
+
+
+@pytest.mark.worker
+def test_cancel_a_running_job_from_its_page(new_page, celery_worker, user):
+    page = new_page(user)
+    made = api_post(page, "/api/jobs/", LONG_JOB)
+    assert made.status == 201, made.text()
+    job_id = made.json()["id"]
+    jobs_list = page.context.new_page()
+    jobs_list.goto("/")
+    row_badge = jobs_list.locator(f'tr[data-job="{job_id}"] .badge')
+    page.goto(f"/jobs/{job_id}/")
+    badge = page.locator("#status .badge")
+    expect(badge).to_have_text("running", timeout=60_000)
+    expect(row_badge).to_have_text("running")  # the list follows /ws/jobs/ without a reload
+    page.get_by_role("button", name="Cancel").click()
+    expect(badge).to_have_text("cancelled", timeout=60_000)
+    expect(page.get_by_role("button", name="Retry")).to_be_visible()
+    expect(page.get_by_role("button", name="Cancel")).to_be_hidden()
+    expect(row_badge).to_have_text("cancelled")
+    assert page.request.get(f"/api/jobs/{job_id}/").json()["status"] == "cancelled"
+
+
+def test_model_field_offers_my_models_only(new_page, user, other_user):
+    mine = Job.objects.create(owner=user, kind="train", status="succeeded", name="my-flow", params={})
+    model = Artifact.objects.create(job=mine, name="model.safetensors", kind="model", size=1)
+    theirs = Job.objects.create(owner=other_user, kind="train", status="succeeded", name="their-flow", params={})
+    Artifact.objects.create(job=theirs, name="model.safetensors", kind="model", size=1)
+    page = new_page(user)
+    page.goto("/jobs/new/?kind=sample")
+    page.get_by_label("Model type").select_option(label="one of my models")
+    choice = page.get_by_label("Model artifact")
+    expect(choice.locator("option", has_text="my-flow")).to_have_attribute("value", str(model.id))
+    expect(choice.locator("option", has_text="their-flow")).to_have_count(0)
+
+
+def test_other_users_job_page_is_404(new_page, user, other_user):
+    owner = new_page(user)
+    made = api_post(owner, "/api/jobs/", {"kind": "sample", "params": {}})
+    assert made.status == 201, made.text()
+    stranger = new_page(other_user)
+    response = stranger.goto(f"/jobs/{made.json()['id']}/")
+    assert response.status == 404
+    expect(stranger.get_by_text(made.json().get("name") or "sample", exact=True)).to_have_count(0)
+
+
+@pytest.mark.worker
+def test_workers_page_shows_the_live_worker_and_its_queues(new_page, celery_worker, user):
+    page = new_page(user)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Workers").click()
+    row = page.locator("#workers-body tr", has_text="test-worker@")
+    expect(row.locator("td").first).to_have_text(re.compile(r"^(gpu, cpu|cpu, gpu)$"))
+    expect(row.locator("td").last).not_to_be_empty()  # device names, or "CPU"
+
+
+def test_a_job_no_worker_listens_for_says_why_it_waits(new_page, user):
+    waiting = Job.objects.create(owner=user, kind="sample", params={}, queue="tpu")
+    page = new_page(user)
+    page.goto(f"/jobs/{waiting.id}/")
+    expect(page.locator("#waiting")).to_have_text("waiting: no worker on queue tpu")
+    expect(page.get_by_role("button", name="Cancel")).to_be_visible()
+
+
+def test_pages_fit_a_narrow_screen(new_page, user):
+    done = Job.objects.create(owner=user, kind="sample", status="succeeded", progress=1.0,
+                              params={"nfe": 5, "model": {"type": "gmm", "means": [[0.0, 1.0]] * 8}},
+                              result={"exact_rmse": 0.01, "grid_times": [1.0 - i / 20 for i in range(21)]})
+    page = new_page(user, viewport={"width": 390, "height": 844})
+    for url in ["/", "/jobs/new/?kind=sample", f"/jobs/{done.id}/", "/workers/", "/compare/"]:
+        page.goto(url)
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, url
