@@ -184,7 +184,6 @@ def bench_scale():
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
 
     from tests.reliability.test_query_counts import bulk_load
 
@@ -197,14 +196,20 @@ def bench_scale():
     pages = {"jobs list": "/api/jobs/", "jobs list page 100": "/api/jobs/?page=100",
              "job": f"/api/jobs/{big}/", "5000 events mid-job": f"/api/jobs/{big}/events/?after={big_events // 2}"}
     for name, path in pages.items():
-        with CaptureQueriesContext(connection) as q:
+        queries = [0]
+
+        def count(execute, sql, params, many, context):
+            queries[0] += 1
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(count):
             assert client.get(path).status_code == 200
         times = []
         for _ in range(20):
             t = time.perf_counter()
             client.get(path)
             times.append((time.perf_counter() - t) * 1000)
-        out[name] = {"queries": len(q.captured_queries), "p50": pct(times, 50), "p99": pct(times, 99)}
+        out[name] = {"queries": queries[0], "p50": pct(times, 50), "p99": pct(times, 99)}
     return out
 
 
