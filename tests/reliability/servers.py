@@ -171,7 +171,7 @@ class FaultLab:
     def close(self):
         for name in list(self.workers):
             self.kill_worker(name)
-        stop(self.web)
+        stop(self.web, signal.SIGKILL)  # a throw-away server: no graceful shutdown to wait for
         self.redis.kill()
         self.pg.close()
         shutil.rmtree(self.media, ignore_errors=True)
