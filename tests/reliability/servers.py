@@ -6,6 +6,7 @@ server, and Celery workers started on demand, each a real process.
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import pwd
@@ -43,6 +44,7 @@ class PrivateRedis:
                                       "--appendonly", "no"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True)
         OutputWatcher(self.proc, "redis").wait_for("Ready to accept connections", timeout=30)
+        atexit.register(self.kill)
 
     def kill(self):
         if self.proc and self.proc.poll() is None:
@@ -78,6 +80,7 @@ class PrivatePostgres:
         subprocess.run([str(self.bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-q",
                         "-c", "CREATE DATABASE lab"], check=True, stdout=subprocess.DEVNULL)
         self.url = f"postgres://postgres@127.0.0.1:{self.port}/lab"
+        atexit.register(self.close)  # a run that dies before its fixture's teardown leaves no server behind
 
     def _run(self, exe, *args):
         subprocess.run([str(self.bin / exe), *args], check=True, user=self.user,
