@@ -35,6 +35,16 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
+def safe_artifact_name(name) -> str:
+    """The name a download will carry: no NUL or control characters, no absolute path, no
+    '.' or '..' parts (a browser saving "../../x" must not climb out of its folder)."""
+    text = "".join(ch for ch in str(name).replace("\\", "/") if ch >= " " and ch != "\x7f")
+    parts = [p.strip() for p in text.split("/") if p.strip() not in ("", ".", "..")]
+    if not parts:
+        raise ValueError(f"artifact name {name!r} names no file")
+    return "/".join(parts)[:255]
+
+
 def _retry_while_db_down(write, retry_for: float = 120.0):
     """Run a write from the job's own thread, reconnecting while the database restarts: that
     thread's connection dies with the server and Django only checks it between tasks."""
@@ -92,10 +102,15 @@ class JobReporter:
         self.flush()
 
     def artifact(self, name, path, kind):
+        name = safe_artifact_name(name)
         path = Path(path)
-        size = path.stat().st_size
-        digest = sha256_of(path)
-        rel = path.resolve().relative_to(Path(settings.MEDIA_ROOT).resolve())
+        root = Path(settings.MEDIA_ROOT).resolve()
+        real = path.resolve()  # follows symlinks: a link out of the storage is refused too
+        if not real.is_relative_to(root):
+            raise ValueError(f"artifact file {path} is outside the lab's storage")
+        size = real.stat().st_size
+        digest = sha256_of(real)
+        rel = real.relative_to(root)
         art, _ = _retry_while_db_down(lambda: Artifact.objects.update_or_create(
             job_id=self.job_id, name=str(name),
             defaults={"kind": kind, "file": str(rel), "size": size, "sha256": digest, "partial": False},

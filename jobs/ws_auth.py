@@ -31,6 +31,10 @@ class TokenAuthMiddleware:
 def _user_for_token(key):
     from rest_framework.authtoken.models import Token
 
+    from .auth import looks_like_token
+
+    if not looks_like_token(key):
+        return None
     tok = Token.objects.select_related("user").filter(key=key).first()
     return tok.user if tok and tok.user.is_active else None
 

@@ -16,13 +16,16 @@ def fault_lab():
     lab = FaultLab(LAB_MAX_ATTEMPTS=2, **WORKER_KNOBS)
     yield lab
     print("\n--- fault lab web output (tail) ---\n" + lab.web_out.tail(30))
+    for name, (_, out, _) in lab.workers.items():
+        print(f"\n--- worker {name} output (tail) ---\n" + out.tail(30))
     lab.close()
 
 
 @pytest.fixture
 def lab(fault_lab):
-    """The lab, with no worker left running after the test (each test starts the ones it needs)."""
+    """The lab. Its workers live on from test to test (each start costs seconds); a test that needs
+    particular ones stops the others."""
     yield fault_lab
-    for name, (_proc, out) in list(fault_lab.workers.items()):
-        print(f"\n--- worker {name} output (tail) ---\n" + out.tail(30))
-        fault_lab.kill_worker(name)
+    for name, (proc, out, _) in fault_lab.workers.items():
+        if proc.poll() is not None:
+            print(f"\n--- worker {name} exited; output (tail) ---\n" + out.tail(30))

@@ -6,6 +6,7 @@ server, and Celery workers started on demand, each a real process.
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import pwd
@@ -43,6 +44,7 @@ class PrivateRedis:
                                       "--appendonly", "no"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True)
         OutputWatcher(self.proc, "redis").wait_for("Ready to accept connections", timeout=30)
+        atexit.register(self.kill)
 
     def kill(self):
         if self.proc and self.proc.poll() is None:
@@ -78,6 +80,7 @@ class PrivatePostgres:
         subprocess.run([str(self.bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-q",
                         "-c", "CREATE DATABASE lab"], check=True, stdout=subprocess.DEVNULL)
         self.url = f"postgres://postgres@127.0.0.1:{self.port}/lab"
+        atexit.register(self.close)  # a run that dies before its fixture's teardown leaves no server behind
 
     def _run(self, exe, *args):
         subprocess.run([str(self.bin / exe), *args], check=True, user=self.user,
@@ -137,31 +140,41 @@ class FaultLab:
 
     def start_worker(self, name: str, queues: str = "gpu,cpu", **knobs):
         proc, out = start_worker(name, queues, extra_env={**self.env, **{k: str(v) for k, v in knobs.items()}})
-        self.workers[name] = (proc, out)
+        self.workers[name] = (proc, out, set(queues.split(",")))
         return proc, out
+
+    def worker_for(self, queue: str) -> str:
+        """A live worker serving `queue`, started if there is none (workers outlive tests: starting
+        one costs seconds)."""
+        for name, (proc, _, queues) in list(self.workers.items()):
+            if proc.poll() is None and queue in queues:
+                return name
+        name = f"w{len(self.workers) + 1}-{queue}"
+        self.start_worker(name)
+        return name
 
     def kill_worker(self, name: str) -> None:
         """SIGKILL the whole worker (main process and its pool): a machine dying."""
-        proc, _ = self.workers.pop(name)
+        proc = self.workers.pop(name)[0]
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(10)
 
     def kill_worker_child(self, name: str) -> int:
         """SIGKILL the pool process running the job (an OOM kill); the main process lives on."""
-        proc, _ = self.workers[name]
+        proc = self.workers[name][0]
         children = psutil.Process(proc.pid).children()
         assert len(children) == 1, children
         children[0].send_signal(signal.SIGKILL)
         return children[0].pid
 
-    def stop_worker(self, name: str) -> None:
-        proc, _ = self.workers.pop(name)
-        stop(proc)
+    def stop_all_workers(self) -> None:
+        for name in list(self.workers):
+            stop(self.workers.pop(name)[0])
 
     def close(self):
         for name in list(self.workers):
             self.kill_worker(name)
-        stop(self.web)
+        stop(self.web, signal.SIGKILL)  # a throw-away server: no graceful shutdown to wait for
         self.redis.kill()
         self.pg.close()
         shutil.rmtree(self.media, ignore_errors=True)

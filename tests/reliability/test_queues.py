@@ -7,6 +7,7 @@ QUICK = {"sampler": "ddim", "nfe": 5, "n_samples": 100, "exact_subset": 0}
 
 def test_routing_waiting_reason_and_cancel_of_a_queued_job(lab):
     http = client(lab)
+    lab.stop_all_workers()  # only the two this test starts
     lab.start_worker("cpu1", queues="cpu")
     on_cpu = submit(lab, {**QUICK, "device": "cpu"})
     never = submit(lab, QUICK)  # device "auto": the gpu queue, which nobody serves yet

@@ -7,7 +7,7 @@ PARAMS = {"sampler": "ddim", "nfe": 100, "n_samples": 1000, "exact_subset": 0, "
 
 
 def test_redis_restart_mid_job(lab):
-    lab.start_worker("w1")
+    lab.worker_for("gpu")
     job_id = submit(lab, PARAMS)
     seen = follow(lab, job_id, is_progress(5))
     lab.redis.restart()  # no persistence: the broker forgets the job's unacked message, every socket breaks
@@ -26,7 +26,7 @@ def test_redis_restart_mid_job(lab):
 
 
 def test_postgres_restart_mid_job(lab):
-    lab.start_worker("w1")
+    lab.worker_for("gpu")
     job_id = submit(lab, PARAMS)
     seen = follow(lab, job_id, is_progress(5))
     lab.pg.restart()  # an immediate stop: every connection is cut mid-transaction

@@ -21,10 +21,10 @@ def logs(events):
 
 
 def test_pool_process_killed_the_job_is_redelivered_and_finishes_once(lab):
-    lab.start_worker("w1")
+    worker = lab.worker_for("gpu")  # PARAMS' device is "auto": the gpu queue
     job_id = submit(lab, PARAMS)
     seen = follow(lab, job_id, is_progress(5))
-    lab.kill_worker_child("w1")
+    lab.kill_worker_child(worker)
     follow(lab, job_id, is_terminal, after=seen[-1]["seq"])
 
     events = stored_events(lab, job_id)
@@ -41,10 +41,10 @@ def test_pool_process_killed_the_job_is_redelivered_and_finishes_once(lab):
 
 
 def test_whole_worker_killed_the_reaper_moves_the_job_to_another_worker(lab):
-    lab.start_worker("w1")
+    lost = lab.worker_for("gpu")
     job_id = submit(lab, PARAMS)
     seen = follow(lab, job_id, is_progress(5))
-    lab.kill_worker("w1")  # main process and pool: its message stays unacked in the broker
+    lab.kill_worker(lost)  # main process and pool: its message stays unacked in the broker
     lab.start_worker("w2")
     follow(lab, job_id, is_terminal, after=seen[-1]["seq"])
 
@@ -53,18 +53,18 @@ def test_whole_worker_killed_the_reaper_moves_the_job_to_another_worker(lab):
     # running on w1, requeued by the reaper, running on w2, done
     assert statuses == ["queued", "running", "queued", "running", "succeeded"]
     text = logs(events)
-    assert any("worker w1@" in t and "stopped beating" in t and "attempt 2 of 2" in t for t in text), text
+    assert any(f"worker {lost}@" in t and "stopped beating" in t and "attempt 2 of 2" in t for t in text), text
     job = client(lab).get(f"/api/jobs/{job_id}/").json()
     assert job["status"] == "succeeded" and job["attempts"] == 2 and job["worker"].startswith("w2@")
 
 
 def test_a_job_whose_worker_dies_every_time_fails_with_the_reason_after_max_attempts(lab):
-    lab.start_worker("w1")
+    worker = lab.worker_for("gpu")
     job_id = submit(lab, PARAMS)
     seen = follow(lab, job_id, is_progress(5))
-    lab.kill_worker_child("w1")
+    lab.kill_worker_child(worker)
     seen = follow(lab, job_id, progress_of_attempt(2, 5), after=seen[-1]["seq"])
-    lab.kill_worker_child("w1")  # the lab allows 2 attempts: this was the last
+    lab.kill_worker_child(worker)  # the lab allows 2 attempts: this was the last
     follow(lab, job_id, is_terminal, after=seen[-1]["seq"])
 
     events = stored_events(lab, job_id)

@@ -1,0 +1,217 @@
+"""Load (issue 8): many jobs, many watchers, a big database.
+
+- jobs: 200 jobs submitted at once by 10 users (threads, REST) to 2 workers; every job must
+  end exactly once with a gap-free `seq` (checked in the database), throughput printed.
+- fan-out: 100 websocket clients watch one job whose reporter logs 200 events/s; every client
+  must get every event once, in order; receipt latency p50/p99 over all clients.
+- scale: 10,000 jobs and 1,000,000 events loaded with INSERT ... SELECT; time and query count
+  of the jobs list, a job, and a page of events.
+
+`LAB_BENCH_SMALL=1` runs a smaller version (40 jobs, 20 clients, 100,000 events) for a quick check.
+The clients, the producer and the servers share this machine's cores, so latencies are upper bounds.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from bench.common import BenchDatabase, django_setup, pct, save, table
+
+SMALL = os.environ.get("LAB_BENCH_SMALL") == "1"
+USERS, JOBS = (4, 40) if SMALL else (10, 200)
+CLIENTS, RATE, SECONDS = (20, 200, 2.0) if SMALL else (100, 200, 5.0)
+SCALE = (10_000, 100_000, 50_000) if SMALL else (10_000, 1_000_000, 200_000)
+TERMINAL = ("succeeded", "failed", "cancelled")
+
+
+def main():
+    django_setup()
+    with BenchDatabase():
+        run()
+
+
+def run():
+    from webapp.procs import start_web, start_worker, stop
+
+    workers = [start_worker(f"load{i}", extra_env={"LAB_MAX_ACTIVE_JOBS": "1000"})[0] for i in range(2)]
+    web, _, url = start_web(extra_env={"LAB_MAX_ACTIVE_JOBS": "1000"})
+    try:
+        jobs = bench_jobs(url)
+        fanout = bench_fanout(url)
+    finally:
+        stop(web)
+        for w in workers:
+            stop(w)
+    scale = bench_scale()
+    rows = [
+        {"measure": f"{JOBS} jobs, {USERS} users, 2 workers: jobs/s", "value": jobs["jobs_per_s"],
+         "p50": jobs["submit_to_end_ms"]["p50"], "p99": jobs["submit_to_end_ms"]["p99"],
+         "check": f"{jobs['ended_once']}/{JOBS} ended once, {jobs['seq_gaps']} seq gaps"},
+        {"measure": f"{CLIENTS} ws clients x {RATE} ev/s: latency ms", "value": fanout["events"],
+         "p50": fanout["latency_ms"]["p50"], "p99": fanout["latency_ms"]["p99"],
+         "check": f"{fanout['complete_in_order']}/{CLIENTS} clients got all in order"},
+    ] + [{"measure": f"{name} ({SCALE[0]} jobs, {SCALE[1]} events): ms", "value": r["queries"],
+          "p50": r["p50"], "p99": r["p99"], "check": "value = SQL queries"} for name, r in scale.items()]
+    print(table(rows, ["measure", "value", "p50", "p99", "check"]))
+    save("load", {"small": SMALL, "jobs": jobs, "fanout": fanout, "scale": scale, "rows": rows})
+
+
+def _users(n):
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    out = []
+    for i in range(n):
+        u = get_user_model().objects.create_user(f"load{i}-{time.time_ns()}", password="pw")
+        out.append((u, Token.objects.create(user=u).key))
+    return out
+
+
+def bench_jobs(url):
+    import httpx
+    from django.db import connection
+
+    from jobs.models import Job
+    from tests.helpers import ws_connect
+
+    users = _users(USERS)
+    params = {"sampler": "ddim", "nfe": 2, "n_samples": 10, "exact_subset": 0}
+    ended, submitted = {}, {}
+    lock = threading.Lock()
+    streams = [ws_connect(url, "/ws/jobs/", token=tok) for _, tok in users]
+
+    def listen(conn):
+        while True:
+            try:
+                ev = json.loads(conn.recv(timeout=600))
+            except Exception:  # closed at the end
+                return
+            if ev.get("type") == "status" and ev["data"]["status"] in TERMINAL:
+                with lock:
+                    ended.setdefault(ev["job"], time.perf_counter())
+
+    for conn in streams:
+        threading.Thread(target=listen, args=(conn,), daemon=True).start()
+
+    def submit(i):
+        _, tok = users[i % USERS]
+        with httpx.Client(base_url=url, headers={"Authorization": f"Token {tok}"}, timeout=120) as http:
+            t = time.perf_counter()
+            r = http.post("/api/jobs/", json={"kind": "sample", "params": params})
+            r.raise_for_status()
+            submitted[r.json()["id"]] = t
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(32) as pool:
+        list(pool.map(submit, range(JOBS)))
+    ids = list(submitted)
+    deadline = time.monotonic() + 900
+    # the user streams wake us; the database decides (the channel layer may drop a message)
+    while Job.objects.filter(pk__in=ids).exclude(status__in=TERMINAL).exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError("jobs did not finish in 15 min")
+        time.sleep(0.5)
+    wall = time.perf_counter() - t0
+    for conn in streams:
+        conn.close()
+    with connection.cursor() as cur:
+        cur.execute("""SELECT count(*) FROM jobs_job j WHERE j.id = ANY(%s) AND (
+                         SELECT count(*) FROM jobs_jobevent e WHERE e.job_id = j.id AND e.type = 'status'
+                         AND e.data->>'status' IN ('succeeded', 'failed', 'cancelled')) = 1""", [ids])
+        ended_once = cur.fetchone()[0]
+        cur.execute("""SELECT count(*) FROM (SELECT j.id FROM jobs_job j JOIN jobs_jobevent e ON e.job_id = j.id
+                         WHERE j.id = ANY(%s) GROUP BY j.id, j.last_seq
+                         HAVING count(*) <> max(e.seq) OR min(e.seq) <> 1 OR max(e.seq) <> j.last_seq) g""", [ids])
+        gaps = cur.fetchone()[0]
+    statuses = {s: Job.objects.filter(pk__in=ids, status=s).count() for s in TERMINAL}
+    lat = [(ended[i] - submitted[i]) * 1000 for i in ids if i in ended]
+    return {"jobs": JOBS, "users": USERS, "wall_s": wall, "jobs_per_s": JOBS / wall, "statuses": statuses,
+            "ended_once": ended_once, "seq_gaps": gaps, "seen_on_stream": len(lat),
+            "submit_to_end_ms": {"p50": pct(lat, 50), "p99": pct(lat, 99)}}
+
+
+def bench_fanout(url):
+    from django.utils import timezone
+
+    from jobs.models import Job
+    from jobs.reporter import JobReporter
+    from jobs.tasks import job_dir
+    from tests.helpers import ws_connect
+
+    (user, token), = _users(1)
+    job = Job.objects.create(owner=user, kind="sample", status="running", started_at=timezone.now())
+    n = int(RATE * SECONDS)
+    conns = [ws_connect(url, f"/ws/jobs/{job.pk}/", token=token) for _ in range(CLIENTS)]
+    got = [[] for _ in range(CLIENTS)]
+    lat = [[] for _ in range(CLIENTS)]
+    done = threading.Barrier(CLIENTS + 1)
+
+    def reader(k):
+        while len(got[k]) < n:
+            try:
+                ev = json.loads(conns[k].recv(timeout=120))
+            except TimeoutError:
+                break
+            if ev["type"] == "log":
+                got[k].append(ev["seq"])
+                lat[k].append((time.time() - float(ev["data"]["text"])) * 1000)
+        done.wait()
+
+    for k in range(CLIENTS):
+        threading.Thread(target=reader, args=(k,), daemon=True).start()
+    rep = JobReporter(job, job_dir(job.pk))
+    start = time.perf_counter()
+    for i in range(n):
+        delay = start + i / RATE - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)  # pacing the producer at RATE
+        rep.log(repr(time.time()))
+    rep.close()
+    done.wait(timeout=300)
+    for c in conns:
+        c.close()
+    first = got[0][0] if got[0] else 1
+    complete = sum(g == list(range(first, first + n)) for g in got)
+    flat = [x for per in lat for x in per]
+    return {"clients": CLIENTS, "rate": RATE, "events": n, "complete_in_order": complete,
+            "latency_ms": {"p50": pct(flat, 50), "p99": pct(flat, 99), "max": max(flat)}}
+
+
+def bench_scale():
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
+
+    from tests.reliability.test_query_counts import bulk_load
+
+    users = [get_user_model().objects.create_user(f"scale{i}", password="pw") for i in range(2)]
+    n_jobs, n_events, big_events = SCALE
+    big, _ = bulk_load(users[0], users[1], n_jobs, n_events, big_events)
+    client = Client()
+    client.force_login(users[0])
+    out = {}
+    pages = {"jobs list": "/api/jobs/", "jobs list page 100": "/api/jobs/?page=100",
+             "job": f"/api/jobs/{big}/", "5000 events mid-job": f"/api/jobs/{big}/events/?after={big_events // 2}"}
+    for name, path in pages.items():
+        queries = [0]
+
+        def count(execute, sql, params, many, context):
+            queries[0] += 1
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(count):
+            assert client.get(path).status_code == 200
+        times = []
+        for _ in range(20):
+            t = time.perf_counter()
+            client.get(path)
+            times.append((time.perf_counter() - t) * 1000)
+        out[name] = {"queries": queries[0], "p50": pct(times, 50), "p99": pct(times, 99)}
+    return out
+
+
+if __name__ == "__main__":
+    main()
