@@ -61,7 +61,7 @@ def methods(ft):
         "cg": {"method": "cg", "guidance_scale": 20.0},
         "smc": {"method": "smc", "smc_alpha": 0.5},
         "tds": {"method": "tds", "smc_alpha": 0.5, "guidance_scale": 20.0},
-        "cfg": {"method": "cfg", "cfg_w": 2.0, "cfg_train_steps": 300},
+        "cfg": {"method": "cfg", "cfg_w": 10.0, "cfg_train_steps": 300},
         "drakes": {"method": "drakes"},
         "drakes_no_kl": {"method": "drakes", "alpha": 0.0},
     }

@@ -18,7 +18,8 @@ from ml.reporting import check_stop
 
 
 def train_conditional(pretrained, cfg, task, p, reporter, device, generator):
-    net = nets.build("dnaconv", **dict(cfg["arch_kwargs"], n_classes=1)).to(device)
+    # classes: 0 = not active, 1 = active, 2 = null (dropped label)
+    net = nets.build("dnaconv", **dict(cfg["arch_kwargs"], n_classes=2)).to(device)
     missing = net.load_state_dict(pretrained.state_dict(), strict=False)
     assert set(missing.missing_keys) == {"cls.weight"}, missing
     x, y, _ = task.labelled(0)
@@ -30,7 +31,7 @@ def train_conditional(pretrained, cfg, task, p, reporter, device, generator):
         check_stop(reporter)
         idx = torch.randint(0, len(x), (128,), generator=generator, device=device)
         lab = torch.where(torch.rand(128, generator=generator, device=device) < p.cfg_drop_prob,
-                          torch.ones_like(label[idx]), label[idx])   # index n_classes (=1) is the null label
+                          torch.full_like(label[idx], 2), label[idx])
         loss = mdlm.nelbo_loss(net, x[idx], generator, label=lab)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -45,8 +46,8 @@ def train_conditional(pretrained, cfg, task, p, reporter, device, generator):
 
 @torch.no_grad()
 def sample_cfg(cond_net, n, length, steps, w, generator=None, device="cpu"):
-    pos = torch.zeros(n, dtype=torch.long, device=device)
-    null = torch.ones(n, dtype=torch.long, device=device)
+    pos = torch.ones(n, dtype=torch.long, device=device)
+    null = torch.full((n,), 2, dtype=torch.long, device=device)
 
     def logp_fn(xs, t):
         lc, lu = mdlm.denoise(cond_net, xs, pos), mdlm.denoise(cond_net, xs, null)

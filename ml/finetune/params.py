@@ -37,7 +37,7 @@ class Params(CommonParams):
     guidance_scale: float = Field(20.0, ge=0.0, le=1e7, description="CG / TDS: scale of the oracle-gradient guidance.")
     smc_alpha: float = Field(0.5, gt=0.0, le=100.0, description="SMC / TDS: temperature of the potential exp(v / alpha).")
     particles: int = Field(64, ge=2, le=4096, description="SMC / TDS: particles per resampling group (repo: 64).")
-    cfg_w: float = Field(2.0, ge=0.0, le=100.0, description="CFG weight w: (1 + w) cond - w uncond (repo notebook: 10).")
+    cfg_w: float = Field(10.0, ge=0.0, le=100.0, description="CFG weight w: (1 + w) cond - w uncond (repo notebook: 10).")
     cfg_train_steps: int = Field(300, ge=1, le=100000, description="CFG: steps to train the conditional model (from the pretrained weights) inside the job.")
     cfg_quantile: float = Field(0.95, gt=0.0, lt=1.0, description="CFG: label 1 = activity label above this quantile of the data.")
     cfg_drop_prob: float = Field(0.1, ge=0.0, le=1.0, description="CFG: probability of the null label during training.")
