@@ -1,8 +1,9 @@
 """Websockets: a job's events (replay from the database, then live) and a user's job statuses.
 
-The database is the truth. On connect the consumer joins the job's group first, then
-replays stored events after `?after=`; live messages that arrive meanwhile wait in the
-channel and are deduplicated by `seq` afterwards. A gap in the live stream (the channel
+The database is the truth. On connect the consumer subscribes to the job's live events
+first (through this process's hub, jobs/hub.py), then replays stored events after
+`?after=`; live events that arrive meanwhile wait in its queue and are deduplicated by
+`seq` afterwards. A gap in the live stream (the channel
 layer drops silently when full) is filled from the database, so a client sees every
 event once, in order.
 """
@@ -16,7 +17,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from .access import jobs_for
-from .events import job_group, user_group
+from . import hub
+from .events import user_group
 from .models import JobEvent
 
 REPLAY_BATCH = 2000
@@ -28,7 +30,6 @@ IDLE_CATCH_UP_SECONDS = 3.0
 
 class JobEventsConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
-        self.group = None
         user = self.scope.get("user")
         await self.accept()
         if user is None or not user.is_authenticated:
@@ -44,19 +45,22 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=4404)
             return
         self.job_id, self.last_seq = job_id, max(after, 0)
-        self._deliver = asyncio.Lock()  # the idle poller and live messages must not interleave
+        self._deliver = asyncio.Lock()  # the idle poller and live events must not interleave
         self._last_activity = time.monotonic()
-        self.group = job_group(job_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        self._live = await hub.subscribe(job_id)
         async with self._deliver:
             await self._catch_up()
-        self._poller = asyncio.create_task(self._poll_when_idle())
+        self._tasks = [asyncio.create_task(self._pump_live()), asyncio.create_task(self._poll_when_idle())]
 
     async def disconnect(self, code):
-        if getattr(self, "_poller", None):
-            self._poller.cancel()
-        if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        for task in getattr(self, "_tasks", []):
+            task.cancel()
+        if getattr(self, "_live", None) is not None:
+            await hub.unsubscribe(self.job_id, self._live)
+
+    async def _pump_live(self):
+        while True:
+            await self.job_event({"event": await self._live.get()})
 
     async def _poll_when_idle(self):
         while True:
