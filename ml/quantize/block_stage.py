@@ -4,7 +4,8 @@ With every integer code frozen, tune the float part (scales, zeros) of each bloc
 plus its LayerNorm weights and biases and the linear biases ("--train-LN"), with Adam (betas 0.9, 0.99)
 on the MSE between the quantized block's output and the full-precision block's output. Blocks run in
 order: block k's inputs come from the already-tuned quantized blocks before it, its targets from the fp
-model. A block whose calibration MSE would rise keeps its stage-1 values.
+model. A block whose calibration MSE would rise keeps its stage-1 values. A final "block" "" is the whole
+model against the fp model's outputs, so layers outside every block (a LM head) are tuned too.
 """
 from __future__ import annotations
 
