@@ -42,7 +42,11 @@ test: install-test frontend browser
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc
 	@if [ -d frontend/tests ]; then node --test frontend/tests/; fi
 
-bench: install-test frontend
+$(VENV)/.installed-bench: requirements/bench-extra.txt | $(VENV)/.installed-test
+	$(PIP) install -q --no-deps -r requirements/bench-extra.txt
+	touch $@
+
+bench: install-test $(VENV)/.installed-bench frontend
 	$(PY) -m webapp.lab exec -- $(PY) -m bench $(BENCH)
 
 clean:

@@ -1,6 +1,7 @@
 """`python -m bench [name ...]`: run the benchmarks (bench/bench_<name>.py), print their
 tables, write bench/results/<name>.json. Without names, all of them."""
 import importlib
+import inspect
 import sys
 import time
 from pathlib import Path
@@ -15,7 +16,10 @@ def main(argv):
         print(f"\n=== bench {name} ===", flush=True)
         t0 = time.perf_counter()
         try:
-            importlib.import_module(f"bench.bench_{name}").main()
+            main_fn = importlib.import_module(f"bench.bench_{name}").main
+            # each benchmark's own defaults: none of `python -m bench`'s arguments are meant for it
+            sys.argv = [f"bench/bench_{name}.py"]
+            main_fn([]) if inspect.signature(main_fn).parameters else main_fn()
         except Exception as exc:  # one broken benchmark must not hide the others' tables
             import traceback
 
