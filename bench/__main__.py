@@ -19,7 +19,7 @@ def main(argv):
             main_fn = importlib.import_module(f"bench.bench_{name}").main
             # each benchmark's own defaults: none of `python -m bench`'s arguments are meant for it
             sys.argv = [f"bench/bench_{name}.py"]
-            main_fn([]) if inspect.signature(main_fn).parameters else main_fn()
+            main_fn([]) if "argv" in inspect.signature(main_fn).parameters else main_fn()
         except Exception as exc:  # one broken benchmark must not hide the others' tables
             import traceback
 
