@@ -8,32 +8,20 @@ the data are 2-D points or 8x8 digits).
 """
 from __future__ import annotations
 
-import numpy as np
-import scipy.linalg
 import torch
 
-from ml.quantize.tasks_noise import vp_alpha_sigma
+from ml.metrics import frechet_distance  # noqa: F401  (re-exported: the FD of this module)
 
-
-def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
-    a, b = a.reshape(len(a), -1).double().numpy(), b.reshape(len(b), -1).double().numpy()
-    mu_a, mu_b = a.mean(0), b.mean(0)
-    ca, cb = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
-    covmean = scipy.linalg.sqrtm(ca @ cb)
-    covmean = covmean.real if np.iscomplexobj(covmean) else covmean
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(ca + cb - 2 * covmean))
 
 
 @torch.no_grad()
 def sample_ode(model, cfg: dict, noise: torch.Tensor, steps: int = 50) -> torch.Tensor:
-    pred, schedule = cfg.get("prediction"), cfg.get("schedule", "vp_linear")
-    x = noise.clone()
-    n = len(x)
-    if pred == "flow" or schedule == "flow":
-        ts = torch.linspace(1.0, 0.0, steps + 1)
-        for t, s in zip(ts[:-1], ts[1:]):
-            x = x + (s - t) * model(x, torch.full((n,), float(t)))
-        return x
+    """ODE samples of a diffusion / flow model with the `sample` kind's solvers: DDIM (rectified-flow
+    Euler for flows), the same grid before and after quantization."""
+    from ml.sample import sample_model
+
+    flow = cfg.get("prediction") == "flow" or cfg.get("schedule") == "flow"
+    return sample_model(model, cfg, noise, sampler="rf_euler" if flow else "ddim", nfe=steps)
     ts = torch.linspace(1.0, 1e-3, steps + 1)
     for t, s in zip(ts[:-1], ts[1:]):
         a_t, s_t = vp_alpha_sigma(t, schedule)

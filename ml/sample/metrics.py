@@ -4,6 +4,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from ml.metrics import sliced_w2  # noqa: F401  (re-exported for the runner)
 import torch
 
 
@@ -18,17 +20,3 @@ def convergence_order(errors: dict) -> float:
     n = np.log(np.array(list(errors.keys()), dtype=float))
     e = np.log(np.array(list(errors.values()), dtype=float))
     return float(-np.polyfit(n, e, 1)[0])
-
-
-def sliced_w2(a, b, n_proj: int = 256, seed: int = 0) -> float:
-    """Sliced Wasserstein-2 distance between two equal-size point clouds (random unit projections)."""
-    g = torch.Generator().manual_seed(seed)
-    a = torch.as_tensor(a, dtype=torch.float64).cpu()
-    b = torch.as_tensor(b, dtype=torch.float64).cpu()
-    n = min(len(a), len(b))
-    a, b = a[:n].reshape(n, -1), b[:n].reshape(n, -1)
-    proj = torch.randn(a.shape[1], n_proj, generator=g, dtype=torch.float64)
-    proj = proj / proj.norm(dim=0, keepdim=True)
-    pa, _ = (a @ proj).sort(dim=0)
-    pb, _ = (b @ proj).sort(dim=0)
-    return math.sqrt(float((pa - pb).pow(2).mean()))

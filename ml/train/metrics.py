@@ -14,16 +14,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from ml.metrics import frechet_distance, sliced_w2  # noqa: F401  (frechet_distance re-exported)
+
 
 def sliced_wasserstein(x, y, generator, n_proj=256):
-    x, y = x.flatten(1).float(), y.flatten(1).float()
-    n = min(len(x), len(y))
-    x, y = x[:n], y[:n]
-    dirs = torch.randn(x.shape[1], n_proj, generator=generator, device=generator.device).to(x.device)
-    dirs = dirs / dirs.norm(dim=0, keepdim=True)
-    px, _ = torch.sort(x @ dirs, 0)
-    py, _ = torch.sort(y @ dirs, 0)
-    return float((px - py).pow(2).mean().sqrt())
+    return sliced_w2(x.flatten(1).float(), y.flatten(1).float(), n_proj=n_proj, generator=generator)
 
 
 def _classifier():
@@ -61,15 +56,6 @@ def digits_features(x):
     h = clf[:5](x)
     probs = torch.softmax(clf[5](h), 1)
     return h.double().numpy(), probs
-
-
-def frechet_distance(f1, f2):
-    from scipy import linalg
-
-    mu1, mu2 = f1.mean(0), f2.mean(0)
-    c1, c2 = np.cov(f1, rowvar=False), np.cov(f2, rowvar=False)
-    covmean = np.real(linalg.sqrtm(c1 @ c2))
-    return float(((mu1 - mu2) ** 2).sum() + np.trace(c1 + c2 - 2 * covmean))
 
 
 def digits_report(samples):
