@@ -25,3 +25,6 @@ def build(arch: str, **kwargs):
 register("mlp2d", "ml.nets.mlp:mlp2d")
 register("unet8", "ml.nets.unet:unet8")
 # --- end train ---
+
+# --- sample ---
+register("gmm_exact", "ml.sample.gmm_net:gmm_exact")  # the analytic mixture as a model file (tests, demos)

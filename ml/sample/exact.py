@@ -86,15 +86,28 @@ def solve_exact(means, stds, weights, schedule: str, x_start, t_start: float, t_
         sol = solve_ivp(rhs, (t_start, t_end), x_start.ravel(), method="DOP853", rtol=rtol, atol=atol)
         return sol.y[:, -1].reshape(shape)
 
+    y0 = x_start / _alpha(schedule, t_start)
+    y1 = solve_exact_rho(means, np.sqrt(var0), w, y0, _rho(schedule, t_start), _rho(schedule, t_end), rtol, atol)
+    return (y1 * _alpha(schedule, t_end)).reshape(shape)
+
+
+def solve_exact_rho(means, stds, weights, y_start, rho_start: float, rho_end: float,
+                    rtol: float = 1e-10, atol: float = 1e-10) -> np.ndarray:
+    """y(rho_end) of dy/drho = eps*(y, rho) from y(rho_start) = y_start (rows of y_start; y = x / alpha)."""
+    means = np.asarray(means, dtype=np.float64)
+    var0 = np.asarray(stds, dtype=np.float64) ** 2
+    w = np.asarray(weights, dtype=np.float64)
+    logw = np.log(w / w.sum())
+    y_start = np.asarray(y_start, dtype=np.float64)
+    n, d = y_start.shape
+
     def rhs(rho, flat):
         y = flat.reshape(n, d)
         r, sc = _posterior(y, rho, means, var0, logw)
         return (rho * np.einsum("nk,nkd->nd", r, sc)).ravel()
 
-    rho0, rho1 = _rho(schedule, t_start), _rho(schedule, t_end)
-    y0 = x_start / _alpha(schedule, t_start)
-    sol = solve_ivp(rhs, (rho0, rho1), y0.ravel(), method="DOP853", rtol=rtol, atol=atol)
-    return (sol.y[:, -1].reshape(n, d) * _alpha(schedule, t_end)).reshape(shape)
+    sol = solve_ivp(rhs, (rho_start, rho_end), y_start.ravel(), method="DOP853", rtol=rtol, atol=atol)
+    return sol.y[:, -1].reshape(n, d)
 
 
 def exact_samples(means, stds, weights, n: int, seed: int = 0) -> np.ndarray:

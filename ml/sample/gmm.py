@@ -81,7 +81,3 @@ class MixtureNet:
         eps, x0 = self.gmm.eps_x0(x.reshape(shape[0], -1), alpha, sigma)
         out = from_eps_x0(self.prediction, eps, x0, alpha, sigma, s.d_alpha(t), s.d_sigma(t))
         return out.reshape(shape)
-
-
-def mixture_from_params(spec, dtype=torch.float64, device="cpu") -> GaussianMixture:
-    return GaussianMixture(spec.means, spec.stds, spec.weights, dtype=dtype, device=device)

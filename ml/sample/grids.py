@@ -14,15 +14,17 @@ Final step, explicit:
 
 Grids:
 - `uniform_t`: uniform in t (DDIM trailing, DEIS's "time uniform").
+- `quadratic_t`: uniform in sqrt(t) (DEIS's and DPM-Solver's code "time_quadratic"), denser near t = 0;
+  like `uniform_t` it reaches t_min directly.
 - `logsnr`: uniform in lambda = log(alpha/sigma) (DPM-Solver, sec. 3.4 "uniform logSNR").
 - `karras`: rho = sigma/alpha spaced as (rho_max^(1/7) + i/(N-1) (rho_min^(1/7) - rho_max^(1/7)))^7
-  (Karras et al. 2022, eq. 5, rho = 7).
+  (Karras et al. 2022, eq. 5, rho = 7); the default on the edm schedule (see runner.default_grid).
 """
 from __future__ import annotations
 
 import math
 
-GRIDS = ("uniform_t", "logsnr", "karras")
+GRIDS = ("uniform_t", "quadratic_t", "logsnr", "karras")
 FINAL_STEPS = ("denoise", "t_eps")
 
 
@@ -38,24 +40,26 @@ def make_grid(schedule, kind: str, n_steps: int, final_step: str = "denoise", t_
     denoise = final_step == "denoise"
     if kind == "uniform_t":
         end = schedule.t_min if denoise else t_eps
-        return [T + (end - T) * i / n_steps for i in range(n_steps + 1)]
+        return [T + (end - T) * i / n_steps for i in range(n_steps)] + [end]
+    if kind == "quadratic_t":
+        end = schedule.t_min if denoise else t_eps
+        a, b = math.sqrt(T), math.sqrt(end)
+        return [T] + [(a + (b - a) * i / n_steps) ** 2 for i in range(1, n_steps)] + [end]
     n_points = n_steps if denoise else n_steps + 1      # points from T to t_eps inclusive
+    # flow at t = 1 has lambda = -inf, rho = inf: space the grid from T - t_eps, keep T as first point
+    T_space = T if is_finite(schedule.lambda_(T)) else T - t_eps
     if n_points == 1:
         ts = [T]
     elif kind == "logsnr":
-        l0, l1 = schedule.lambda_(T), schedule.lambda_(t_eps)
+        l0, l1 = schedule.lambda_(T_space), schedule.lambda_(t_eps)
         ts = [T] + [schedule.t_of_lambda(l0 + (l1 - l0) * i / (n_points - 1)) for i in range(1, n_points - 1)] + [t_eps]
     elif kind == "karras":
-        r0, r1 = schedule.rho(T) ** (1 / karras_rho), schedule.rho(t_eps) ** (1 / karras_rho)
+        r0, r1 = schedule.rho(T_space) ** (1 / karras_rho), schedule.rho(t_eps) ** (1 / karras_rho)
         ts = [T] + [schedule.t_of_rho((r0 + (r1 - r0) * i / (n_points - 1)) ** karras_rho)
                     for i in range(1, n_points - 1)] + [t_eps]
     else:
         raise ValueError(f"unknown grid {kind!r}; known: {GRIDS}")
     return ts + [schedule.t_min] if denoise else ts
-
-
-def lambdas(schedule, ts) -> list[float]:
-    return [schedule.lambda_(t) for t in ts]
 
 
 def is_finite(v: float) -> bool:

@@ -17,6 +17,15 @@ import torch
 PREDICTIONS = ("eps", "x0", "v", "flow")
 
 
+def lincomb(c0, t0, *rest):
+    """c0 t0 + c1 t1 + ... for Python-float c_i: one kernel per term (a multiply, then fused in-place
+    `add_(t, alpha=c)`), no host sync. Every solver update is such a combination with precomputed c_i."""
+    out = t0 * c0
+    for c, t in zip(rest[::2], rest[1::2]):
+        out.add_(t, alpha=c)
+    return out
+
+
 def from_eps_x0(prediction, eps, x0, alpha, sigma, d_alpha, d_sigma):
     """The output a network of type `prediction` should give, from the exact eps and x_0."""
     if prediction == "eps":
@@ -31,26 +40,32 @@ def from_eps_x0(prediction, eps, x0, alpha, sigma, d_alpha, d_sigma):
 
 
 def to_eps(prediction, out, x, alpha, sigma, d_alpha, d_sigma):
+    """eps from a network output, for Python-float coefficients (x = alpha x0 + sigma eps)."""
     if prediction == "eps":
         return out
     if prediction == "x0":
-        return (x - alpha * out) / sigma
+        return lincomb(1.0 / sigma, x, -alpha / sigma, out)
     if prediction == "v":
-        return (sigma * x + alpha * out) / (alpha * alpha + sigma * sigma)
+        n = alpha * alpha + sigma * sigma
+        return lincomb(sigma / n, x, alpha / n, out)
     if prediction == "flow":
-        return (alpha * out - d_alpha * x) / (d_sigma * alpha - sigma * d_alpha)
+        det = d_sigma * alpha - sigma * d_alpha
+        return lincomb(-d_alpha / det, x, alpha / det, out)
     raise ValueError(f"unknown prediction type {prediction!r}")
 
 
 def to_x0(prediction, out, x, alpha, sigma, d_alpha, d_sigma):
+    """x0 from a network output, for Python-float coefficients."""
     if prediction == "x0":
         return out
     if prediction == "eps":
-        return (x - sigma * out) / alpha
+        return lincomb(1.0 / alpha, x, -sigma / alpha, out)
     if prediction == "v":
-        return (alpha * x - sigma * out) / (alpha * alpha + sigma * sigma)
+        n = alpha * alpha + sigma * sigma
+        return lincomb(alpha / n, x, -sigma / n, out)
     if prediction == "flow":
-        return (d_sigma * x - sigma * out) / (d_sigma * alpha - sigma * d_alpha)
+        det = d_sigma * alpha - sigma * d_alpha
+        return lincomb(d_sigma / det, x, -sigma / det, out)
     raise ValueError(f"unknown prediction type {prediction!r}")
 
 
@@ -97,4 +112,4 @@ class Model:
         out = self.raw(x, t)
         if self.prediction == "flow":
             return out
-        return da * to_x0(self.prediction, out, x, a, s, da, ds) + ds * to_eps(self.prediction, out, x, a, s, da, ds)
+        return lincomb(da, to_x0(self.prediction, out, x, a, s, da, ds), ds, to_eps(self.prediction, out, x, a, s, da, ds))

@@ -55,11 +55,11 @@ class Params(CommonParams):
     sampler: Literal[SAMPLER_NAMES] = Field("dpm_solver_pp_2m", description="ODE solver.")
     nfe: int = Field(10, ge=1, le=1000, description="Network evaluations per sample: a budget spent exactly.")
     n_samples: int = Field(1000, ge=1, le=200_000, description="How many samples.")
-    grid: Optional[Literal["uniform_t", "logsnr", "karras"]] = Field(
-        None, description="Time grid: uniform in t, uniform in log-SNR, or Karras rho=7; default: the sampler's paper's.")
+    grid: Optional[Literal["uniform_t", "quadratic_t", "logsnr", "karras"]] = Field(
+        None, description="Time grid: uniform in t, uniform in sqrt(t), uniform in log-SNR, or Karras rho=7; default: the sampler's paper's.")
     final_step: Literal["denoise", "t_eps"] = Field(
         "denoise", description="'denoise': end at t=0 with a first-order last step; 't_eps': stop at t_eps (still slightly noisy).")
-    t_eps: Optional[float] = Field(None, gt=0, le=10, description="Last positive time of the grid; default per schedule (1e-3 VP/flow, 0.002 EDM).")
+    t_eps: Optional[float] = Field(None, gt=0, le=10, description="Last positive time of logsnr/karras grids and the end time with final_step='t_eps'; default per schedule (1e-3 VP/flow, 0.002 EDM).")
     save_noise: bool = Field(False, description="Also store noise.npy, each sample's starting point x_T.")
     batch_size: int = Field(50_000, ge=1, le=200_000, description="Samples per chunk (memory bound); results do not depend on it.")
     exact_subset: int = Field(128, ge=0, le=1024, description="gmm only: how many samples to check against the exact ODE (scipy).")

@@ -1,11 +1,17 @@
 """The `sample` job: draw samples from an analytic mixture or a trained model with one solver."""
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import os
 import time
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors.torch import load_file, save_file
 
 from ml.device import generator, resolve_device
 from ml.params import parse
@@ -22,20 +28,41 @@ def prior_std(schedule) -> float:
     return schedule.t_max if schedule.name == "edm" else 1.0
 
 
-def solve(model: Model, x_T: torch.Tensor, sampler: str, nfe: int, grid=None, final_step="denoise",
-          t_eps=None, callback=None):
-    """Run one solver with an exact NFE budget. Returns (x, info) where info names the choices made."""
+def default_grid(spec, schedule) -> str:
+    """The sampler's paper grid; on the edm schedule, where t is sigma in [0.002, 80], grids uniform in t or
+    sqrt(t) put almost every step at sigma > 1, so EDM's own Karras grid replaces them."""
+    if schedule.name == "edm" and spec.default_grid in ("uniform_t", "quadratic_t"):
+        return "karras"
+    return spec.default_grid
+
+
+def plan_grid(schedule, sampler: str, nfe: int, grid=None, final_step="denoise", t_eps=None):
+    """The plan (steps, orders) and time grid a solver will use for an exact NFE budget, and the result's
+    description of those choices. No network call."""
     spec = get_sampler(sampler)
     plan = spec.plan(nfe, final_step)
-    grid = grid or spec.default_grid
-    ts = make_grid(model.schedule, grid, plan.n_steps, final_step, t_eps)
+    grid = grid or default_grid(spec, schedule)
+    t_start = schedule.t_max
+    if schedule.alpha(t_start) == 0.0 and not spec.starts_at_alpha_0:
+        # flow at t = 1: alpha = 0, and noise-form solvers divide by alpha; they start one t_eps later
+        t_start -= schedule.t_eps if t_eps is None else t_eps
+    ts = make_grid(schedule, grid, plan.n_steps, final_step, t_eps, t_start=t_start)
+    info = {"sampler": sampler, "grid": grid, "final_step": final_step, "steps": plan.n_steps,
+            "orders": plan.orders, "grid_times": [float(f"{t:.8g}") for t in ts], "nfe_used": nfe}
+    return plan, ts, info
+
+
+def solve(model: Model, x_T: torch.Tensor, sampler: str, nfe: int, grid=None, final_step="denoise",
+          t_eps=None, callback=None, **solver_kwargs):
+    """Run one solver with an exact NFE budget. Returns (x, info) where info names the choices made.
+    solver_kwargs go to the solver function (e.g. diffusers_compat=True for dpm_solver_pp_3m)."""
+    plan, ts, info = plan_grid(model.schedule, sampler, nfe, grid, final_step, t_eps)
     start = model.nfe
-    x = spec.fn(model, x_T, ts, callback=callback, **plan.kwargs)
+    x = get_sampler(sampler).fn(model, x_T, ts, callback=callback, **{**plan.kwargs, **solver_kwargs})
     used = model.nfe - start
     if used != nfe:
         raise RuntimeError(f"{sampler} spent {used} NFE for a budget of {nfe}")
-    return x, {"sampler": sampler, "grid": grid, "final_step": final_step, "steps": plan.n_steps,
-               "orders": plan.orders, "grid_times": [float(f"{t:.8g}") for t in ts], "nfe_used": used}
+    return x, info
 
 
 @torch.no_grad()
@@ -48,48 +75,65 @@ def sample_model(model, config: dict, noise: torch.Tensor, sampler: str = "dpm_s
     return x
 
 
-def _setup(p: Params, device):
-    """-> (Model, data_shape, dtype, mixture spec or None, schedule name, lineage dict)."""
-    if isinstance(p.model, GmmModel):
-        from ml.sample.gmm import GaussianMixture
+@dataclass
+class Target:
+    """What is sampled: the solver's view of the model, the data shape, and the mixture if it is exact."""
+    model: Model
+    data_shape: list
+    dtype: torch.dtype
+    schedule: str
+    gmm: GmmModel | None = None
+    lineage: dict = field(default_factory=dict)
 
-        sched_name = p.schedule or "vp_linear"
-        schedule = get_schedule(sched_name)
-        prediction = p.model.prediction or ("flow" if sched_name == "flow" else "eps")
-        gmm = GaussianMixture(p.model.means, p.model.stds, p.model.weights, dtype=torch.float64, device=device)
-        # float64: the analytic model is cheap, and the exactness check should see solver error only
-        return Model(gmm.net(schedule, prediction), prediction, schedule), [gmm.dim], torch.float64, p.model, sched_name, {}
-    from ml.modelio import load_model
 
-    net, cfg = load_model(p.model.path, device)
-    return net, cfg
+def _gmm_target(p: Params, device) -> Target:
+    from ml.sample.gmm import GaussianMixture
+
+    sched_name = p.schedule or "vp_linear"
+    schedule = get_schedule(sched_name)
+    prediction = p.model.prediction or ("flow" if sched_name == "flow" else "eps")
+    gmm = GaussianMixture(p.model.means, p.model.stds, p.model.weights, dtype=torch.float64, device=device)
+    # float64: the analytic model is cheap, and the exactness check should see solver error only
+    return Target(Model(gmm.net(schedule, prediction), prediction, schedule), [gmm.dim], torch.float64, sched_name, p.model)
+
+
+def _artifact_target(p: Params, net, cfg: dict, reporter) -> Target:
+    if p.schedule and p.schedule != cfg["schedule"]:
+        reporter.log(f"note: the model was trained with schedule {cfg['schedule']!r}; using it, not {p.schedule!r}")
+    gmm = None
+    if cfg.get("arch") == "gmm_exact":  # a model file of the exact mixture: its samples can be checked too
+        kw = cfg["arch_kwargs"]
+        gmm = GmmModel(means=kw["means"], stds=kw["stds"], weights=kw["weights"])
+    return Target(Model(net, cfg["prediction"], get_schedule(cfg["schedule"])), list(cfg["data_shape"]), torch.float32,
+                  cfg["schedule"], gmm, {k: cfg[k] for k in ("arch", "data", "objective") if k in cfg})
 
 
 def run(params, reporter) -> dict:
     p = parse(Params, params)
     device = resolve_device(p.device)
     t_start = time.perf_counter()
-    setup = _setup(p, device)
-    if len(setup) == 2:
-        net, cfg = setup
+    if isinstance(p.model, GmmModel):
+        target = _gmm_target(p, device)
+    else:
+        from ml.modelio import load_model
+
+        if p.model.path is None:
+            raise ValueError(f"model artifact {p.model.artifact} has no folder: the job system fills 'path', "
+                             "a terminal run must give {'path': '<dir>'}")
+        net, cfg = load_model(p.model.path, device)
         if cfg.get("prediction") == "masked":
             from ml.dna.sample_job import run_sample  # masked diffusion is sampled by its own job code
 
             return run_sample(net, cfg, p, reporter)
-        schedule = get_schedule(cfg["schedule"])
-        if p.schedule and p.schedule != cfg["schedule"]:
-            reporter.log(f"note: the model was trained with schedule {cfg['schedule']!r}; using it, not {p.schedule!r}")
-        model = Model(net, cfg["prediction"], schedule)
-        data_shape, dtype, gmm_spec, sched_name = list(cfg["data_shape"]), torch.float32, None, cfg["schedule"]
-        lineage = {k: cfg[k] for k in ("arch", "data", "objective") if k in cfg}
-    else:
-        model, data_shape, dtype, gmm_spec, sched_name, lineage = setup
+        target = _artifact_target(p, net, cfg, reporter)
+    model, data_shape, dtype = target.model, target.data_shape, target.dtype
 
-    spec = get_sampler(p.sampler)
-    plan = spec.plan(p.nfe, p.final_step)
-    grid = p.grid or spec.default_grid
+    if p.t_eps is not None and p.t_eps >= model.schedule.t_max / 2:
+        raise ValueError(f"t_eps={p.t_eps} must be well below the schedule's start time {model.schedule.t_max}")
+    plan, _, info = plan_grid(model.schedule, p.sampler, p.nfe, p.grid, p.final_step, p.t_eps)
+    grid = info["grid"]
     reporter.log(f"sampling {p.n_samples} x {data_shape} with {p.sampler} ({plan.n_steps} steps, orders {plan.orders}), "
-                 f"{p.nfe} NFE, grid {grid}, schedule {sched_name}, prediction {model.prediction}, on {device}")
+                 f"{p.nfe} NFE, grid {grid}, schedule {target.schedule}, prediction {model.prediction}, on {device}")
 
     # all noise drawn up front on the CPU from one seeded generator: chunking and device do not change it
     x_T = torch.randn(p.n_samples, *data_shape, generator=generator(p.seed), dtype=torch.float32) * prior_std(model.schedule)
@@ -102,13 +146,21 @@ def run(params, reporter) -> dict:
         check_stop(reporter)
 
     check_stop(reporter)
-    outs, info = [], None
+    ckpt = ChunkCheckpoint(reporter.out_dir / "checkpoint", p) if len(chunks) > 1 else None
+    outs = ckpt.load() if ckpt else []
+    if outs:
+        done[0] = len(outs) * plan.n_steps
+        reporter.log(f"resumed from step {done[0]} ({len(outs)} of {len(chunks)} chunks), attempt {reporter.attempt}")
     with torch.inference_mode():
-        for c in chunks:
+        for k, c in enumerate(chunks):
+            if k < len(outs):
+                continue
             x = x_T[c:c + p.batch_size].to(device=device, dtype=dtype)
-            x, info = solve(model, x, p.sampler, p.nfe, grid=grid, final_step=p.final_step, t_eps=p.t_eps,
-                            callback=step_done)
+            x, _ = solve(model, x, p.sampler, p.nfe, grid=grid, final_step=p.final_step, t_eps=p.t_eps,
+                         callback=step_done)
             outs.append(x.float().cpu())
+            if ckpt:
+                ckpt.save(k, outs[-1])
     samples = torch.cat(outs).numpy().astype(np.float32)
     seconds = time.perf_counter() - t_start
 
@@ -119,12 +171,13 @@ def run(params, reporter) -> dict:
         np.save(out / "noise.npy", x_T.numpy())
         reporter.artifact("noise.npy", out / "noise.npy", "noise")
 
-    result = {**info, "seconds": seconds, "n_samples": p.n_samples, "schedule": sched_name,
+    result = {**info, "seconds": seconds, "n_samples": p.n_samples, "schedule": target.schedule,
               "prediction": model.prediction, "data_shape": data_shape, "chunks": len(chunks),
-              "t_start": info["grid_times"][0], "t_end": info["grid_times"][-1], "device": str(device), **lineage}
+              "t_start": info["grid_times"][0], "t_end": info["grid_times"][-1], "device": str(device), **target.lineage}
     reference = None
+    gmm_spec = target.gmm
     if gmm_spec is not None:
-        result.update(_exactness(gmm_spec, sched_name, x_T.numpy(), samples, info["grid_times"], p))
+        result.update(_exactness(gmm_spec, target.schedule, x_T.numpy(), samples, info["grid_times"], p))
         if "exact_rmse" in result:
             reporter.metric("exact_rmse", result["exact_rmse"], p.nfe)
             reporter.log(f"RMSE vs the exact ODE on {result['exact_subset']} samples: {result['exact_rmse']:.4g}")
@@ -139,6 +192,33 @@ def run(params, reporter) -> dict:
         reporter.artifact("samples.png", out / "samples.png", "image")
     reporter.log(f"done in {seconds:.2f} s, {result['nfe_used']} NFE per sample")
     return result
+
+
+class ChunkCheckpoint:
+    """Finished chunks in out_dir/checkpoint (safetensors + json, write then rename), reused by a retry of
+    the same job when its params are unchanged."""
+
+    def __init__(self, folder: Path, p: Params):
+        self.folder = folder
+        self.key = hashlib.sha256(json.dumps(p.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+
+    def load(self) -> list:
+        state = self.folder / "state.json"
+        if not state.exists():
+            return []
+        meta = json.loads(state.read_text())
+        if meta.get("key") != self.key:
+            return []
+        return [load_file(str(self.folder / f"chunk_{k}.safetensors"))["x"] for k in range(meta["chunks"])]
+
+    def save(self, k: int, x: torch.Tensor) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.folder / f"chunk_{k}.safetensors.tmp"
+        save_file({"x": x.contiguous()}, str(tmp))
+        os.replace(tmp, self.folder / f"chunk_{k}.safetensors")
+        tmp = self.folder / "state.json.tmp"
+        tmp.write_text(json.dumps({"key": self.key, "chunks": k + 1}))
+        os.replace(tmp, self.folder / "state.json")
 
 
 def _exactness(spec, sched_name, noise, samples, ts, p: Params) -> dict:

@@ -22,6 +22,8 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 
+import numpy as np
+
 
 class Schedule:
     name = "base"
@@ -52,6 +54,10 @@ class Schedule:
     def t_of_rho(self, rho: float) -> float:
         return self.t_min if rho <= 0.0 else self.t_of_lambda(-math.log(rho))
 
+    def t_of_rho_array(self, rho: np.ndarray) -> np.ndarray:
+        """t(rho) for an array (quadrature nodes of DEIS); schedules override with numpy closed forms."""
+        return np.array([self.t_of_rho(r) for r in rho.tolist()])
+
     def d_alpha(self, t: float) -> float:
         """d alpha / dt, by a central difference of log alpha (schedules override with closed forms)."""
         h = 1e-6
@@ -73,6 +79,11 @@ class VPLinear(Schedule):
 
     def d_alpha(self, t):
         return self.alpha(t) * (-0.5 * t * (self.beta_1 - self.beta_0) - 0.5 * self.beta_0)
+
+    def t_of_rho_array(self, rho):
+        log_alpha = -0.5 * np.log1p(rho * rho)     # alpha = 1 / sqrt(1 + rho^2)
+        db = self.beta_1 - self.beta_0
+        return -2.0 * log_alpha / (0.5 * self.beta_0 + np.sqrt(0.25 * self.beta_0 ** 2 - db * log_alpha))
 
     def t_of_lambda(self, lam):
         # log alpha = -1/2 log(1 + e^{-2 lambda}); then solve the quadratic in t (DPM-Solver appendix)
@@ -123,6 +134,9 @@ class EDM(Schedule):
     def t_of_lambda(self, lam):
         return math.exp(-lam)
 
+    def t_of_rho_array(self, rho):
+        return np.asarray(rho, dtype=np.float64)
+
 
 class Flow(Schedule):
     name = "flow"
@@ -156,6 +170,9 @@ class Flow(Schedule):
         # lambda = log((1 - t) / t)  =>  t = sigmoid(-lambda)
         return 1.0 / (1.0 + math.exp(lam)) if lam > -700 else 1.0
 
+    def t_of_rho_array(self, rho):
+        return rho / (1.0 + rho)
+
 
 class VPDiscrete(Schedule):
     name = "vp_discrete"
@@ -181,6 +198,13 @@ class VPDiscrete(Schedule):
         lo, hi = len(ts) - j, len(ts) - j - 1   # rev[j-1] <= lam < rev[j]
         w = (lam - lams[lo]) / (lams[hi] - lams[lo])
         return ts[lo] + w * (ts[hi] - ts[lo])
+
+    def t_of_rho_array(self, rho):
+        # lambda = -log rho, interpolated on the table like t_of_lambda (np.interp needs increasing x)
+        lam = -np.log(np.maximum(rho, 1e-300))
+        ts, lams = np.array(self.ts[1:]), np.array(self.lambdas[1:])
+        t = np.interp(lam, lams[::-1], ts[::-1])
+        return np.where(rho <= 0.0, 0.0, t)
 
 
 def _interp(t, xs, ys):

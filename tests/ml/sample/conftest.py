@@ -10,9 +10,19 @@ from ml.sample.gmm import GaussianMixture
 # a 2-D mixture with moderate component widths, so that 5..50 NFE reach the asymptotic regime of
 # every solver; the runner's default preset (std down to 0.05) is used by the runner tests
 MEANS = [[2.0, 0.0], [-1.0, 1.7], [-1.0, -1.7], [0.5, 0.3]]
-STDS = [0.3, 0.4, 0.25, 0.5]
+STDS = [0.5, 0.6, 0.45, 0.7]
 WEIGHTS = [0.3, 0.2, 0.3, 0.2]
 N = 64
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """These tests run thousands of calls on [64, 2] tensors: thread start-up and contention on a loaded
+    2-core machine cost 10-100x the work, so this folder runs single-threaded (restored afterwards)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="session")
@@ -49,3 +59,26 @@ class ExactCache:
 @pytest.fixture(scope="session")
 def exact(noise):
     return ExactCache(noise)
+
+
+@pytest.fixture(scope="session")
+def solver_errors(mixture, noise, exact):
+    """errors(sampler, nfes, schedule, grid, final_step) -> {nfe: RMSE vs the exact ODE from the same start}."""
+    from ml.sample.metrics import rmse
+    from ml.sample.model import Model
+    from ml.sample.runner import prior_std, solve
+    from ml.sample.schedules import get_schedule
+
+    def errors(sampler, nfes, schedule="vp_linear", grid="logsnr", final_step="t_eps", prediction=None):
+        s = get_schedule(schedule)
+        pred = prediction or ("flow" if schedule == "flow" else "eps")
+        scale = prior_std(s)
+        out = {}
+        for n in nfes:
+            x, info = solve(Model(mixture.net(s, pred), pred, s), noise.clone() * scale, sampler, n, grid=grid,
+                            final_step=final_step)
+            ref = exact(schedule, info["grid_times"][0], info["grid_times"][-1], scale)
+            out[n] = rmse(x, ref)
+        return out
+
+    return errors

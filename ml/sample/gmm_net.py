@@ -1,0 +1,65 @@
+"""The exact mixture as an `nn.Module` net(x, t) with the project's model-file convention.
+
+A stand-in for a trained network whose answer is known exactly: saved with `ml.modelio.save_model`
+(arch "gmm_exact"), it travels the whole artifact path (model.safetensors + model.json -> load -> sample)
+and the samples can still be checked against the exact ODE. t is a float tensor [batch], one noise level
+per sample, so alpha_t and sigma_t are computed here in torch.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ml.sample.model import from_eps_x0
+
+
+def _alpha_sigma(schedule: str, t: torch.Tensor):
+    """alpha_t, sigma_t and their t-derivatives as tensors (formulas of ml.sample.schedules)."""
+    if schedule == "vp_linear":
+        log_a = -0.25 * t * t * 19.9 - 0.05 * t
+        a = log_a.exp()
+        da = a * (-0.5 * t * 19.9 - 0.05)
+        s = (-torch.expm1(2 * log_a)).clamp_min(0).sqrt()
+        return a, s, da, -a * da / s
+    if schedule == "vp_cosine":
+        c = 0.008
+        u = (t + c) / (1 + c) * math.pi / 2
+        a = torch.cos(u) / math.cos(c / (1 + c) * math.pi / 2)
+        da = -torch.sin(u) * math.pi / (2 * (1 + c)) / math.cos(c / (1 + c) * math.pi / 2)
+        s = (1 - a * a).clamp_min(0).sqrt()
+        return a, s, da, -a * da / s
+    if schedule == "edm":
+        return torch.ones_like(t), t, torch.zeros_like(t), torch.ones_like(t)
+    if schedule == "flow":
+        return 1 - t, t, -torch.ones_like(t), torch.ones_like(t)
+    raise ValueError(f"unknown schedule {schedule!r}")
+
+
+class MixtureModule(nn.Module):
+    def __init__(self, means, stds, weights, schedule="vp_linear", prediction="eps", data_shape=None):
+        super().__init__()
+        self.register_buffer("means", torch.as_tensor(means, dtype=torch.float32))
+        self.register_buffer("stds", torch.as_tensor(stds, dtype=torch.float32))
+        w = torch.as_tensor(weights, dtype=torch.float32)
+        self.register_buffer("weights", w / w.sum())
+        self.schedule, self.prediction = schedule, prediction
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        shape = x.shape
+        x = x.reshape(shape[0], -1)
+        a, s, da, ds = (v.to(x.dtype)[:, None] for v in _alpha_sigma(self.schedule, t.to(x.dtype)))
+        means, var0 = self.means.to(x.dtype), self.stds.to(x.dtype) ** 2
+        var = a * a * var0[None] + s * s                                    # [n, K]
+        diff = x[:, None, :] - a[:, :, None] * means[None]                  # [n, K, d]
+        logits = self.weights.to(x.dtype).log()[None] - 0.5 * x.shape[1] * var.log() - 0.5 * diff.pow(2).sum(-1) / var
+        r = torch.softmax(logits, dim=1)
+        scaled = diff / var[:, :, None]
+        eps = s * torch.einsum("nk,nkd->nd", r, scaled)
+        x0 = r @ means + a * torch.einsum("nk,nkd->nd", r * var0[None], scaled)
+        return from_eps_x0(self.prediction, eps, x0, a, s, da, ds).reshape(shape)
+
+
+def gmm_exact(means, stds, weights, schedule="vp_linear", prediction="eps", data_shape=None):
+    return MixtureModule(means, stds, weights, schedule, prediction, data_shape)
