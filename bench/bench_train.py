@@ -120,8 +120,8 @@ def train_model(root, name, params):
     return out
 
 
-def quality(quick, root):
-    s = 0.25 if quick else 1.0
+def quality(quick, root, scale=None):
+    s = scale if scale is not None else (0.25 if quick else 1.0)
     big = {"width": 512, "depth": 3, "batch_size": 256, "warmup_steps": 100}
     pairs = {"reflow_pairs": 2048 if quick else 8192, "teacher_nfe": 63}
     rf1 = train_model(root, "rf1", {**big, "objective": "rectified_flow", "steps": int(4000 * s), "lr": 1e-3})
@@ -151,25 +151,29 @@ def quality(quick, root):
     best = min(vp_row["sampler_fd_nfe10"], key=vp_row["sampler_fd_nfe10"].get)
     vp_row["fd_nfe10"], vp_row["best_sampler"] = vp_row["sampler_fd_nfe10"][best], best
     rows.append(vp_row)
-    return {"rows": rows, "fd_floor": digits_fd_floor(), "quick": quick,
+    return {"rows": rows, "fd_floor": digits_fd_floor(), "step_scale": s,
             "prototype_reference": "samplers note sec. 4: FD 8.1-10.1 at 10 NFE vs floor 0.84 (its own features)"}
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="a quarter of the training steps (~4 min on 2 cores)")
+    ap.add_argument("--scale", type=float, default=None, help="fraction of the full training steps")
     ap.add_argument("--skip-quality", action="store_true")
+    ap.add_argument("--skip-overhead", action="store_true")
     args = ap.parse_args(argv)
     # one thread per process: on a shared 2-core box two spinning threads are several times slower
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "1")))
-    out = {"overhead": overhead(args.quick)}
-    o = out["overhead"]
-    print(f"overhead: platform {o['platform_samples_per_s']:.0f} samples/s, plain torch "
-          f"{o['plain_samples_per_s']:.0f} samples/s, ratio {o['ratio']:.3f}; per CPU-second ratio "
-          f"{o['ratio_cpu']:.3f} (goal >= 0.97)", flush=True)
+    path = RESULTS / "train.json"
+    out = json.loads(path.read_text()) if path.exists() else {}  # a partial rerun keeps the other part
+    if not args.skip_overhead:
+        out["overhead"] = o = overhead(args.quick)
+        print(f"overhead: platform {o['platform_samples_per_s']:.0f} samples/s, plain torch "
+              f"{o['plain_samples_per_s']:.0f} samples/s, ratio {o['ratio']:.3f}; per CPU-second ratio "
+              f"{o['ratio_cpu']:.3f} (goal >= 0.97)", flush=True)
     if not args.skip_quality:
         with tempfile.TemporaryDirectory() as d:
-            out["quality"] = quality(args.quick, Path(d))
+            out["quality"] = quality(args.quick, Path(d), args.scale)
         q = out["quality"]
         print(f"\ndigits FD (floor {q['fd_floor']:.2f}; lower is better)")
         print(f"{'model':28s} {'params':>9s} {'1 NFE':>8s} {'2 NFE':>8s} {'10 NFE':>8s}")
@@ -179,7 +183,7 @@ def main(argv=None):
                 f"{k} {v:.2f}" for k, v in r["sampler_fd_nfe10"].items()) + ")" if "best_sampler" in r else ""
             print(f"{r['model']:28s} {r['n_params']:9d} {' '.join(cells)}{extra}")
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "train.json").write_text(json.dumps(out, indent=2))
+    path.write_text(json.dumps(out, indent=2))
     return out
 
 

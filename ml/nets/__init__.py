@@ -21,14 +21,12 @@ def build(arch: str, **kwargs):
     module, fn = ARCHS[arch].split(":")
     return getattr(importlib.import_module(module), fn)(**kwargs)
 
-
 # --- sample ---
 register("gmm_exact", "ml.sample.gmm_net:gmm_exact")  # the analytic mixture as a model file (tests, demos)
 
 # --- train ---
 register("mlp2d", "ml.nets.mlp:mlp2d")
 register("unet8", "ml.nets.unet:unet8")
-# --- end train ---
 
 # --- quantize ---
 register("char_transformer", "ml.nets.char_transformer:char_transformer")

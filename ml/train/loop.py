@@ -28,7 +28,9 @@ LOSS_SMOOTHING = 0.98  # EMA of the loss for the live curve and final_loss (bias
 
 def build_net(p, data_shape, teacher=None, tcfg=None):
     """(net, arch, arch_kwargs); reflow/distill start from the teacher's weights when asked (rfpp sec. 4.3)."""
-    if teacher is not None and p.init_from_teacher and p.objective in ("reflow", "distill"):
+    # only a flow teacher's weights mean the same thing to a flow student (a VP net predicts eps, not v)
+    if (teacher is not None and p.init_from_teacher and p.objective in ("reflow", "distill")
+            and tcfg["schedule"] == "flow"):
         net = nets.build(tcfg["arch"], **tcfg["arch_kwargs"])
         net.load_state_dict(teacher.state_dict())
         return net, tcfg["arch"], dict(tcfg["arch_kwargs"])
@@ -55,6 +57,8 @@ def train(p, reporter, rank=0, world=1, device=None):
         teacher, tcfg = load_model(p.model.path, device)
         if list(tcfg["data_shape"]) != list(data.shape):
             raise ValueError(f"teacher data_shape {tcfg['data_shape']} != data shape {list(data.shape)}")
+        if p.objective == "slimflow" and tcfg["schedule"] != "flow":
+            raise ValueError("slimflow's flow-guided distillation needs a rectified-flow teacher (e.g. a reflow model)")
         for q in teacher.parameters():
             q.requires_grad_(False)
         t0 = time.perf_counter()

@@ -68,3 +68,26 @@ def test_vp_diffusion_beats_an_untrained_model(reporter_factory, tiny, objective
     # an untrained x0/v/eps net maps noise to 0 or to noise/alpha: SW >= 0.5; trained DPM-Solver++ 10 NFE ~0.2
     assert trained["eval"]["sw_nfe10"] < 0.6 * untrained["eval"]["sw_nfe10"]
     assert trained["schedule"] == "vp_linear" and trained["prediction"] == objective[3:]
+
+
+def test_a_crashed_run_resumes_from_its_last_periodic_checkpoint(reporter_factory, tiny):
+    params = {**tiny, "steps": 50, "checkpoint_every": 20, "eval_every": 100000}
+    full = run(params, reporter_factory("full"))
+
+    crashing = reporter_factory("crash")
+
+    def progress(done, total, _orig=crashing.progress):
+        _orig(done, total)
+        if done == 33:  # a worker lost mid-run: no stop checkpoint, only the periodic one at step 20
+            raise RuntimeError("worker lost")
+
+    crashing.progress = progress
+    with pytest.raises(RuntimeError, match="worker lost"):
+        run(params, crashing)
+    second = reporter_factory("crash", attempt=2)
+    resumed = run(params, second)
+    assert resumed["resumed_from"] == 20
+    assert any("resumed from step 20, attempt 2" in e["data"]["text"] for e in second.events if e["type"] == "log")
+    # same reasoning as the graceful case: bitwise equal runs, 1e-6 relative for BLAS kernel choice
+    assert resumed["final_loss"] == pytest.approx(full["final_loss"], rel=1e-6)
+    assert resumed["eval"]["sw_nfe10"] == pytest.approx(full["eval"]["sw_nfe10"], rel=1e-6)

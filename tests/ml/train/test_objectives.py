@@ -60,3 +60,24 @@ def test_slimflow_gives_a_smaller_one_step_student_close_to_its_teacher(tmp_path
     assert res["recommended"] == {"sampler": "rf_euler", "nfe": 1}
     # one step of the 1-RF teacher lands between the modes (SW ~1.2); the student is trained for one step
     assert res["eval"]["sw_nfe1"] < t_res["eval"]["sw_nfe1"] / 2
+
+
+def test_pairs_of_a_vp_teacher_come_from_the_sample_solvers(tmp_path, tiny):
+    from ml.sample import sample_model
+    from ml.train import Params
+    from ml.train.objectives import teacher_pairs
+
+    vp_dir = tmp_path / "vp"
+    run({**tiny, "objective": "vp_eps", "steps": 30, "eval_samples": 64, "ref_nfe": 10},
+        PrintReporter(vp_dir, stream=io.StringIO(), quiet_progress=True))
+    net, cfg = load_model(vp_dir)
+    p = Params.model_validate({**tiny, "objective": "reflow", "model": {"path": str(vp_dir)}, "reflow_pairs": 64,
+                               "teacher_nfe": 8})
+    z, x0 = teacher_pairs(net, cfg, p, (2,), torch.device("cpu"))
+    with torch.no_grad():
+        expected = sample_model(net, cfg, z, sampler="dpm_solver_pp_2m", nfe=8)
+    torch.testing.assert_close(x0, expected, rtol=0, atol=0)
+    # a flow student of a VP teacher starts from scratch (eps weights are not velocity weights)
+    _, res = _child(tmp_path, {**tiny, **PAIRS, "objective": "reflow", "model": {"path": str(vp_dir)},
+                               "steps": 5, "reflow_pairs": 64, "teacher_nfe": 8, "eval_samples": 64, "ref_nfe": 10})
+    assert res["schedule"] == "flow" and res["prediction"] == "flow"
