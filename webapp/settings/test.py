@@ -18,7 +18,7 @@ LAB_HEARTBEAT_SECONDS = 0.5
 # off in the session's shared worker: unit tests fabricate stale heartbeats on purpose and must
 # not race a sweep; the fault tests (tests/reliability) start their own workers with it on
 LAB_REAPER_SECONDS = env.float("LAB_REAPER_SECONDS", default=0.0)
-MEDIA_ROOT = env.path("LAB_MEDIA_ROOT", default=str(LAB_DATA_DIR / "test-media"))
+MEDIA_ROOT = env.path("LAB_MEDIA_ROOT", default=str(LAB_DATA_DIR / "test-media" / DATABASES["default"]["TEST"]["NAME"]))
 REST_FRAMEWORK = {**REST_FRAMEWORK}  # noqa: F405
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     "user": env("LAB_THROTTLE_USER", default="100000/min"),
