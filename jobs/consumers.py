@@ -132,5 +132,6 @@ class UserJobsConsumer(AsyncJsonWebsocketConsumer):
         if isinstance(content, dict) and content.get("type") == "ping":
             await self.send_json({"type": "pong"})
 
-    async def job_event(self, message):
-        await self.send_json(message["event"])
+    async def job_events(self, message):
+        for event in message["events"]:
+            await self.send_json(event)

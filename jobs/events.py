@@ -48,6 +48,11 @@ def append_events(job_id: int, items: list[tuple[str, dict]], job_updates: dict 
 USER_STREAM_TYPES = ("status", "progress")
 
 
+# a channel-layer message carries a list of events (at most 1 MB each): its cost is per message,
+# so a job writing 400 events/s must not mean 400 messages/s for every listening process
+MAX_EVENTS_PER_MESSAGE = 500
+
+
 class Broadcaster:
     """Sends stored events to channel-layer groups from one event loop thread per process.
 
@@ -79,14 +84,23 @@ class Broadcaster:
     async def _pump(self):
         layer = get_channel_layer()
         while True:
-            batch, done = await self._queue.get()
-            for group, message in batch:
-                try:
-                    await layer.group_send(group, message)
-                except Exception:  # the broker may be restarting; the rows are safe in the database
-                    log.warning("broadcast to %s failed; clients will catch up by seq", group, exc_info=True)
-            if done is not None:
-                done.set()
+            items = [await self._queue.get()]
+            while not self._queue.empty():  # behind: merge what waits, one message per group
+                items.append(self._queue.get_nowait())
+            per_group: dict[str, list[dict]] = {}
+            for batch, _done in items:
+                for group, event in batch:
+                    per_group.setdefault(group, []).append(event)
+            for group, events in per_group.items():
+                for i in range(0, len(events), MAX_EVENTS_PER_MESSAGE):
+                    try:
+                        await layer.group_send(group, {"type": "job.events",
+                                                       "events": events[i:i + MAX_EVENTS_PER_MESSAGE]})
+                    except Exception:  # the broker may be restarting; the rows are safe in the database
+                        log.warning("broadcast to %s failed; clients will catch up by seq", group, exc_info=True)
+            for _batch, done in items:
+                if done is not None:
+                    done.set()
 
     def send(self, batch: list[tuple[str, dict]], wait: float = 0.0) -> None:
         with self._lock:
@@ -109,9 +123,9 @@ def broadcast(job_id: int, owner_id: int, rows: list[JobEvent], wait: float = 0.
     batch = []
     for row in rows:
         event = row.as_dict()
-        batch.append((job_group(job_id), {"type": "job.event", "event": event}))
+        batch.append((job_group(job_id), event))
         if row.type in USER_STREAM_TYPES:
-            batch.append((user_group(owner_id), {"type": "job.event", "event": {**event, "job": job_id}}))
+            batch.append((user_group(owner_id), {**event, "job": job_id}))
     _broadcaster.send(batch, wait)
 
 

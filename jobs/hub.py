@@ -54,14 +54,12 @@ class JobHub:
                 except Exception:
                     pass
                 continue
-            event = message.get("event")
-            if event is None:
-                continue
-            for q in list(self.queues):
-                try:
-                    q.put_nowait(event)
-                except asyncio.QueueFull:
-                    pass  # this socket is far behind; it recovers from the database
+            for event in message.get("events", ()):
+                for q in list(self.queues):
+                    try:
+                        q.put_nowait(event)
+                    except asyncio.QueueFull:
+                        pass  # this socket is far behind; it recovers from the database
 
     async def stop(self):
         if self.task:

@@ -75,6 +75,7 @@ class JobReporter:
         self._job_updates: dict = {}
         self._cancel = False
         self._closed = False
+        self._urgent = False  # a log line waits: flush without waiting for the period
         self._last_beat = 0.0
         self._thread = threading.Thread(target=self._loop, name=f"reporter-{job.pk}", daemon=True)
         self._thread.start()
@@ -96,10 +97,13 @@ class JobReporter:
             self._pending.append(("metric", {"name": str(name), "value": value, "step": int(step)}))
 
     def log(self, text):
+        # written by the flusher thread, woken now: a log line reaches the database within a
+        # round trip, and a job logging faster than that gets its lines batched, not blocked
         with self._lock:
             self._queue_progress()
             self._pending.append(("log", {"text": str(text)[:10000]}))
-        self.flush()
+            self._urgent = True
+            self._wake.notify()
 
     def artifact(self, name, path, kind):
         name = safe_artifact_name(name)
@@ -184,7 +188,9 @@ class JobReporter:
                 with self._lock:
                     if self._closed:
                         return
-                    self._wake.wait(timeout=period)
+                    if not self._urgent:
+                        self._wake.wait(timeout=period)
+                    self._urgent = False
                     if self._closed:
                         return
                 self.flush()

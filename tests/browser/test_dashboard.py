@@ -57,6 +57,10 @@ def test_launch_sample_watch_it_live_and_download(new_page, celery_worker, user,
     nfe = page.get_by_label("NFE", exact=True)
     expect(nfe).to_have_value(str(kind_schema(page, "sample")["properties"]["nfe"]["default"]))
     nfe.fill("12")
+    # enough samples in small chunks that the run lasts well beyond one event flush (50 ms), so
+    # the bar is seen between 0 and 100% (a default-sized job can finish within a single flush)
+    page.locator("#p-n_samples").fill("200000")
+    page.locator("#p-batch_size").fill("2000")
     page.get_by_role("button", name="Launch").click()
     page.wait_for_url(JOB_URL)
     job_id = int(JOB_URL.search(page.url).group(1))
@@ -73,6 +77,7 @@ def test_launch_sample_watch_it_live_and_download(new_page, celery_worker, user,
     scatter = page.locator(".preview-scatter canvas").first
     expect(scatter).to_be_visible()
     expect(page.locator("#params")).to_contain_text("12")
+    expect(page.locator("#params")).to_contain_text("200000")
 
     page.screenshot(path=artifacts_dir / "job_page.png", full_page=True)
 
