@@ -37,10 +37,13 @@ def run():
     from webapp.procs import start_web, start_worker, stop
 
     workers = [start_worker(f"load{i}", extra_env={"LAB_MAX_ACTIVE_JOBS": "1000"})[0] for i in range(2)]
-    web, _, url = start_web(extra_env={"LAB_MAX_ACTIVE_JOBS": "1000"})
+    web, web_out, url = start_web(extra_env={"LAB_MAX_ACTIVE_JOBS": "1000"})
     try:
         jobs = bench_jobs(url)
         fanout = bench_fanout(url)
+    except Exception:
+        print("--- web server output (tail) ---\n" + web_out.tail(80))
+        raise
     finally:
         stop(web)
         for w in workers:

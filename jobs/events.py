@@ -126,7 +126,10 @@ def broadcast(job_id: int, owner_id: int, rows: list[JobEvent], wait: float = 0.
         batch.append((job_group(job_id), event))
         if row.type in USER_STREAM_TYPES:
             batch.append((user_group(owner_id), {**event, "job": job_id}))
-    _broadcaster.send(batch, wait)
+    try:
+        _broadcaster.send(batch, wait)
+    except Exception:  # runs after commit: what is stored stays stored, and clients catch up by seq
+        log.warning("job %s: could not queue its events for broadcast", job_id, exc_info=True)
 
 
 def record(job: Job, items: list[tuple[str, dict]], job_updates: dict | None = None,

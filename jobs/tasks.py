@@ -122,5 +122,12 @@ def enqueue(job: Job) -> None:
     """Send the job to its queue once the row is committed (the worker must find it)."""
     kind = get_kind(job.kind)
     job_id, queue = job.pk, job.queue
-    transaction.on_commit(lambda: run_job.apply_async(
-        args=[job_id], queue=queue, soft_time_limit=kind.soft_time_limit, time_limit=kind.time_limit))
+
+    def send():
+        try:
+            run_job.apply_async(args=[job_id], queue=queue, soft_time_limit=kind.soft_time_limit,
+                                time_limit=kind.time_limit)
+        except Exception:  # broker unreachable: the job is stored and stays queued (the answer is not a 500)
+            log.exception("job %s: could not send it to queue %s", job_id, queue)
+
+    transaction.on_commit(send)
