@@ -52,6 +52,20 @@ async def _wait_for_status(job_id, statuses, timeout):
         await layer.group_discard(job_group(job_id), channel)
 
 
+def submit(api, kind: str, params: dict) -> int:
+    """POST a job through the REST API (an APIClient); returns its id."""
+    r = api.post("/api/jobs/", {"kind": kind, "params": params}, format="json")
+    assert r.status_code == 201, r.content
+    return r.json()["id"]
+
+
+def succeeded(job_id: int, timeout: float = 300.0):
+    """Wait for the job to end; it must have succeeded. Returns the Job."""
+    job = wait_for_status(job_id, {"succeeded", "failed", "cancelled"}, timeout=timeout)
+    assert job.status == "succeeded", job.error
+    return job
+
+
 def ws_connect(url: str, path: str, token: str | None = None, cookies: dict | None = None, origin: str | None = None):
     from websockets.sync.client import connect
 

@@ -5,24 +5,12 @@ import numpy as np
 import pytest
 
 from jobs.models import Artifact, Job
-from tests.helpers import wait_for_status
+from tests.helpers import submit, succeeded
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
 TASK = {"type": "dna", "length": 32, "motifs": ["TGACTC", "GATAAG", "TTGCGC", "TGTTTA"], "n_data": 1000,
         "n_reference": 1000, "seed": 0}
-
-
-def submit(api, kind, params):
-    r = api.post("/api/jobs/", {"kind": kind, "params": params}, format="json")
-    assert r.status_code == 201, r.content
-    return r.json()["id"]
-
-
-def succeeded(job_id):
-    job = wait_for_status(job_id, {"succeeded", "failed", "cancelled"}, timeout=300)
-    assert job.status == "succeeded", job.error
-    return job
 
 
 def model_id(job_id):

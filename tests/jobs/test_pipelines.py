@@ -4,21 +4,9 @@ import numpy as np
 import pytest
 
 from jobs.models import Artifact, Job
-from tests.helpers import wait_for_status
+from tests.helpers import submit, succeeded
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
-
-
-def submit(api, kind, params):
-    r = api.post("/api/jobs/", {"kind": kind, "params": params}, format="json")
-    assert r.status_code == 201, r.content
-    return r.json()["id"]
-
-
-def finished(job_id):
-    job = wait_for_status(job_id, {"succeeded", "failed", "cancelled"}, timeout=300)
-    assert job.status == "succeeded", job.error
-    return job
 
 
 def model_of(job_id):
@@ -28,7 +16,7 @@ def model_of(job_id):
 def test_a_trained_flow_is_reflowed_sampled_and_quantized(celery_worker, api):
     small = {"data": {"type": "moons"}, "steps": 150, "batch_size": 128, "width": 64, "depth": 2,
              "eval_every": 150, "checkpoint_every": 150, "eval_samples": 256, "ref_nfe": 50}
-    flow = finished(submit(api, "train", {**small, "objective": "rectified_flow"}))
+    flow = succeeded(submit(api, "train", {**small, "objective": "rectified_flow"}))
     model = model_of(flow.pk)
     assert flow.result["final_loss"] > 0
 
@@ -39,7 +27,7 @@ def test_a_trained_flow_is_reflowed_sampled_and_quantized(celery_worker, api):
     quant = submit(api, "quantize", {"model": {"artifact": model.pk}, "method": "rtn", "bits": 8,
                                      "group_size": -1})
     for job_id in (reflow, sample, quant):
-        job = finished(job_id)
+        job = succeeded(job_id)
         assert list(job.input_artifacts.values_list("id", flat=True)) == [model.pk]
     assert set(Job.objects.filter(input_artifacts__job=flow).values_list("id", flat=True)) == {reflow, sample, quant}
 
@@ -52,5 +40,5 @@ def test_a_trained_flow_is_reflowed_sampled_and_quantized(celery_worker, api):
 
     # the quantized model is itself a model that `sample` can use
     q_model = model_of(quant)
-    finished(submit(api, "sample", {"model": {"artifact": q_model.pk}, "sampler": "rf_euler", "nfe": 4,
+    succeeded(submit(api, "sample", {"model": {"artifact": q_model.pk}, "sampler": "rf_euler", "nfe": 4,
                                     "n_samples": 100}))
