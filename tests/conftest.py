@@ -32,7 +32,18 @@ def token(user):
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker):
+def fresh_media(django_db_setup):
+    """A new test database restarts job ids at 1: job folders left by an earlier run would hand
+    a new job another job's checkpoints (and it would "resume" instead of running)."""
+    import shutil
+
+    from django.conf import settings
+
+    shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, fresh_media):
     """One real worker process on queues gpu,cpu for the whole session."""
     proc, out = start_worker("test-worker")
     yield out
@@ -41,7 +52,7 @@ def celery_worker(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(scope="session")
-def live_server_url(django_db_setup, django_db_blocker):
+def live_server_url(django_db_setup, django_db_blocker, fresh_media):
     """A real ASGI server (daphne) serving HTTP and websockets on the test database."""
     proc, out, url = start_web()
     yield url

@@ -119,8 +119,6 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = None  # served from the finders; production.py collects into a folder
-# the chart library comes from npm (pinned by frontend/package-lock.json), never vendored into the repo
-STATICFILES_DIRS = [d for d in [BASE_DIR / "frontend" / "node_modules" / "uplot" / "dist"] if d.exists()]
 WHITENOISE_USE_FINDERS = True
 MEDIA_ROOT = LAB_DATA_DIR / "media"
 
