@@ -1,8 +1,5 @@
-"""Append events to a job with gap-free `seq`, then broadcast them.
-
-`seq` is allocated under a row lock on the job, so the worker's reporter and the web
-process (queued / cancel events) can both write without duplicates or gaps.
-"""
+"""Record events of a job (stored by jobs/eventlog.py with gap-free `seq`), then broadcast them
+to the channel-layer groups of the job and of its owner, once committed."""
 from __future__ import annotations
 
 import asyncio
@@ -14,6 +11,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
+from .eventlog import append_events
 from .models import Job, JobEvent
 
 log = logging.getLogger(__name__)
@@ -25,23 +23,6 @@ def job_group(job_id: int) -> str:
 
 def user_group(user_id: int) -> str:
     return f"user-{user_id}"
-
-
-def append_events(job_id: int, items: list[tuple[str, dict]], job_updates: dict | None = None) -> list[JobEvent]:
-    """Store events (and optional Job field updates) in one transaction; returns the rows."""
-    if not items and not job_updates:
-        return []
-    now = timezone.now()
-    with transaction.atomic():
-        job = Job.objects.select_for_update().only("id", "last_seq").get(pk=job_id)
-        rows = []
-        for i, (type_, data) in enumerate(items, start=1):
-            rows.append(JobEvent(job_id=job_id, seq=job.last_seq + i, type=type_, data=data, ts=now))
-        JobEvent.objects.bulk_create(rows)
-        updates = dict(job_updates or {})
-        updates["last_seq"] = job.last_seq + len(rows)
-        Job.objects.filter(pk=job_id).update(**updates)
-    return rows
 
 
 # the jobs list page follows these without opening one socket per job
@@ -91,16 +72,19 @@ class Broadcaster:
             for batch, _done in items:
                 for group, event in batch:
                     per_group.setdefault(group, []).append(event)
-            for group, events in per_group.items():
-                for i in range(0, len(events), MAX_EVENTS_PER_MESSAGE):
-                    try:
-                        await layer.group_send(group, {"type": "job.events",
-                                                       "events": events[i:i + MAX_EVENTS_PER_MESSAGE]})
-                    except Exception:  # the broker may be restarting; the rows are safe in the database
-                        log.warning("broadcast to %s failed; clients will catch up by seq", group, exc_info=True)
+            # groups at once (each is a few Redis round trips), each group's messages in order
+            await asyncio.gather(*(self._send_group(layer, group, events) for group, events in per_group.items()))
             for _batch, done in items:
                 if done is not None:
                     done.set()
+
+    @staticmethod
+    async def _send_group(layer, group: str, events: list[dict]) -> None:
+        for i in range(0, len(events), MAX_EVENTS_PER_MESSAGE):
+            try:
+                await layer.group_send(group, {"type": "job.events", "events": events[i:i + MAX_EVENTS_PER_MESSAGE]})
+            except Exception:  # the broker may be restarting; the rows are safe in the database
+                log.warning("broadcast to %s failed; clients will catch up by seq", group, exc_info=True)
 
     def send(self, batch: list[tuple[str, dict]], wait: float = 0.0) -> None:
         with self._lock:
@@ -130,6 +114,13 @@ def broadcast(job_id: int, owner_id: int, rows: list[JobEvent], wait: float = 0.
         _broadcaster.send(batch, wait)
     except Exception:  # runs after commit: what is stored stays stored, and clients catch up by seq
         log.warning("job %s: could not queue its events for broadcast", job_id, exc_info=True)
+
+
+def record_new(job: Job, item: tuple[str, dict]) -> JobEvent:
+    """The first event of a job created (with last_seq=1) in the current transaction."""
+    row = JobEvent.objects.create(job_id=job.pk, seq=1, type=item[0], data=item[1], ts=timezone.now())
+    transaction.on_commit(lambda: broadcast(job.pk, job.owner_id, [row]))
+    return row
 
 
 def record(job: Job, items: list[tuple[str, dict]], job_updates: dict | None = None,

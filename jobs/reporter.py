@@ -5,6 +5,8 @@ most every LAB_EVENT_FLUSH_SECONDS (~20 writes/s per job): progress keeps only i
 value, metric points are all kept and written in one batch. `log`, `artifact` and
 status changes flush at once, after what was buffered before them, so order holds.
 A failed write (database restarting) keeps the buffer and is retried: no event lost.
+Telemetry commits do not wait for the disk; what a database crash takes back of them is
+still held here and written again (jobs/eventlog.py).
 The same thread beats the job's heartbeat and reads its cancel flag, so `should_stop()`
 is a memory read.
 """
@@ -12,8 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sys
 import threading
 import time
+from collections import deque
 from pathlib import Path
 
 from django.conf import settings
@@ -21,10 +25,14 @@ from django.db import close_old_connections, connection
 from django.db.utils import DatabaseError, InterfaceError, OperationalError
 from django.utils import timezone
 
-from .events import append_events, broadcast
+from .eventlog import TELEMETRY_TYPES, append_events
+from .events import broadcast
 from .models import Artifact, Job
 
 log = logging.getLogger(__name__)
+
+UNSURE_SECONDS = 10.0
+GIL_SWITCH_SECONDS = 0.0005
 
 
 def sha256_of(path: Path) -> str:
@@ -77,6 +85,12 @@ class JobReporter:
         self._closed = False
         self._urgent = False  # a log line waits: flush without waiting for the period
         self._last_beat = 0.0
+        self._unsure: deque = deque()  # rows committed without waiting for the disk, oldest first
+        self._unsure_at: deque = deque()
+        # the job's own thread computes holding the GIL; at Python's default 5 ms switch interval each
+        # step of the flusher and the broadcaster could wait that long for it (event p99 ~45 ms)
+        if sys.getswitchinterval() > GIL_SWITCH_SECONDS:
+            sys.setswitchinterval(GIL_SWITCH_SECONDS)
         self._thread = threading.Thread(target=self._loop, name=f"reporter-{job.pk}", daemon=True)
         self._thread.start()
 
@@ -169,7 +183,12 @@ class JobReporter:
             return
         if beat:
             updates["heartbeat_at"] = timezone.now()
-        rows = append_events(self.job_id, items, updates) if (items or updates) else []
+        # telemetry alone does not wait for the disk; an artifact or status in the batch does, and
+        # that flush makes every earlier commit durable too (the WAL is flushed in order)
+        durable = any(type_ not in TELEMETRY_TYPES for type_, _ in items)
+        rows = (append_events(self.job_id, items, updates, durable=durable, unsure=self._unsure)
+                if (items or updates) else [])
+        self._remember_unsure(rows, durable)
         with self._lock:
             # only drop what was written; calls made meanwhile stay queued
             del self._pending[: len(items)]
@@ -180,6 +199,20 @@ class JobReporter:
             self._last_beat = time.monotonic()
             self._cancel = Job.objects.filter(pk=self.job_id).values_list("cancel_requested", flat=True).first() or False
         broadcast(self.job_id, self.owner_id, rows)
+
+    def _remember_unsure(self, rows, durable):
+        """Keep what was committed without waiting for the disk until PostgreSQL surely wrote it
+        (3 x wal_writer_delay; UNSURE_SECONDS is generous), to write it again after a crash."""
+        now = time.monotonic()
+        if durable:
+            self._unsure.clear()
+            self._unsure_at.clear()
+        else:
+            self._unsure.extend(rows)
+            self._unsure_at.extend([now] * len(rows))
+        while self._unsure_at and now - self._unsure_at[0] > UNSURE_SECONDS:
+            self._unsure.popleft()
+            self._unsure_at.popleft()
 
     def _loop(self):
         period = settings.LAB_EVENT_FLUSH_SECONDS

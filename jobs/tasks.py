@@ -51,17 +51,19 @@ def _claim(job_id: int, worker: str) -> Job | None:
                    {"status": Job.Status.FAILED, "error": reason, "finished_at": timezone.now()})
             return None
         resumed = job.attempts > 0
-        job.attempts += 1
-        job.status = Job.Status.RUNNING
-        job.worker = worker
-        job.started_at = job.started_at or timezone.now()
-        job.heartbeat_at = timezone.now()
-        job.save(update_fields=["attempts", "status", "worker", "started_at", "heartbeat_at"])
+        now = timezone.now()
+        claim = {"attempts": job.attempts + 1, "status": Job.Status.RUNNING, "worker": worker,
+                 "started_at": job.started_at or now, "heartbeat_at": now}
         items = [("status", {"status": "running"})]
         if resumed:
-            items.append(("log", {"text": f"attempt {job.attempts} of {job.max_attempts} on {worker} "
+            items.append(("log", {"text": f"attempt {claim['attempts']} of {job.max_attempts} on {worker} "
                                           f"(the previous worker was lost)"}))
-        record(job, items)
+        # the claim and its events: one update of the row this transaction already holds locked;
+        # `running` is handed to the broker before the job starts (its thread would hold the GIL)
+        rows = record(job, items, claim, wait=1.0)
+        for field, value in claim.items():
+            setattr(job, field, value)
+        job.last_seq = rows[-1].seq
     return job
 
 

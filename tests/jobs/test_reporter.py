@@ -74,3 +74,24 @@ def test_artifact_records_size_and_sha256(make_job):
     assert art.size == 9 and art.sha256 == hashlib.sha256(b"hello lab").hexdigest()
     ev = JobEvent.objects.get(job=job, type="artifact")
     assert ev.data == {"id": art.pk, "name": "hello.txt", "kind": "report"}
+
+
+def test_log_lines_a_database_crash_took_back_are_written_again(make_job):
+    """Telemetry commits do not wait for the disk; PostgreSQL can lose the last of them in a crash
+    (an immediate stop), and the reporter, which still holds them, writes them again."""
+    from jobs.models import Job
+
+    job = make_job()
+    rep = JobReporter(job, job_dir(job.pk))
+    for i in range(5):
+        rep.log(f"line {i}")
+    rep.flush()
+    # what the crash leaves: the history up to "line 1"
+    kept = JobEvent.objects.get(job=job, type="log", data={"text": "line 1"}).seq
+    JobEvent.objects.filter(job=job, seq__gt=kept).delete()
+    Job.objects.filter(pk=job.pk).update(last_seq=kept)
+    rep.log("after the crash")
+    rep.close()
+    events = list(JobEvent.objects.filter(job=job).order_by("seq"))
+    assert [e.data["text"] for e in events if e.type == "log"] == [f"line {i}" for i in range(5)] + ["after the crash"]
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))

@@ -6,7 +6,7 @@ from django.db import connection
 from django.utils import timezone
 
 from jobs import reaper, workers
-from jobs.events import append_events
+from jobs.eventlog import append_events
 from jobs.models import Job, JobEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
