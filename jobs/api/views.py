@@ -1,7 +1,7 @@
 from django.contrib.postgres.aggregates import ArrayAgg
 from django.contrib.auth import get_user_model
-from django.db import transaction
-from django.db.models import OuterRef, Subquery, Sum
+from django.db import connection, transaction
+from django.db.models import OuterRef, Subquery
 from django.http import FileResponse, Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -14,12 +14,13 @@ from django.conf import settings
 from django.utils import timezone
 
 from ..access import artifacts_for, jobs_for
-from ..events import record
+from ..events import record, record_new
 from ..models import Artifact, Job, JobEvent
 from ..registry import get_kind
 from ..tasks import enqueue
 from ..workers import online
-from .serializers import ArtifactSerializer, EventSerializer, JobCreateSerializer, JobKindSerializer, JobSerializer
+from .serializers import (JOB_COLUMNS, ArtifactSerializer, EventSerializer, JobCreateSerializer, JobKindSerializer,
+                          JobSerializer, job_answer)
 
 MAX_EVENTS_PER_PAGE = 5000
 
@@ -40,24 +41,41 @@ def _int_param(request, name, default, lo=0, hi=None):
 def create_job(user, kind_name, params, name, input_artifacts, send=True) -> Job:
     kind = get_kind(kind_name)
     with transaction.atomic():
-        # lock the user's row so two concurrent submits cannot both slip under the cap
-        # request.user is a SimpleLazyObject under session auth (the dashboard): type(user) is not the model
-        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
-        active = Job.objects.filter(owner=user, status__in=Job.ACTIVE).count()
+        active, stored = _lock_and_count(user.pk)
         if active >= settings.LAB_MAX_ACTIVE_JOBS:
             raise TooManyJobs(active)
-        used = Artifact.objects.filter(job__owner=user).aggregate(s=Sum("size"))["s"] or 0
-        if used >= settings.LAB_MAX_ARTIFACT_BYTES:
-            raise StorageFull(used)
+        if stored >= settings.LAB_MAX_ARTIFACT_BYTES:
+            raise StorageFull(stored)
+        # the row is new and unseen outside this transaction: its first seq needs no lock
         job = Job.objects.create(owner=user, kind=kind.name, params=params, name=name,
                                  queue=kind.queue_for(kind.params.model_validate(params)),
-                                 max_attempts=settings.LAB_MAX_ATTEMPTS)
+                                 max_attempts=settings.LAB_MAX_ATTEMPTS, last_seq=1)
         if input_artifacts:
-            job.input_artifacts.set(input_artifacts)
-        record(job, [("status", {"status": "queued"})])
+            links = Job.input_artifacts.through
+            links.objects.bulk_create([links(job_id=job.pk, artifact_id=a.pk) for a in input_artifacts])
+        record_new(job, ("status", {"status": "queued"}))
         if send:
             enqueue(job)
+    # the answer needs no lineage queries: the inputs are these, and nothing used the outputs yet
+    job.input_ids, job.used_by_ids = [a.pk for a in input_artifacts], []
     return job
+
+
+def _lock_and_count(user_id: int) -> tuple[int, int]:
+    """Lock the user's row, so two concurrent submits cannot both slip under the caps, then count
+    their queued + running jobs and stored artifact bytes.
+
+    The count is its own statement: one that also took the lock would read a snapshot from before
+    the wait, missing the job the other submit just committed. Plain SQL: the ORM spends ~3 ms
+    building this one, the database 0.2 ms running it."""
+    users, jobs, artifacts = (m._meta.db_table for m in (get_user_model(), Job, Artifact))
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT 1 FROM {users} WHERE id = %s FOR UPDATE", [user_id])
+        cur.execute(f"SELECT (SELECT count(*) FROM {jobs} WHERE owner_id = %s AND status = ANY(%s)),"
+                    f" (SELECT coalesce(sum(a.size), 0) FROM {artifacts} a JOIN {jobs} j ON a.job_id = j.id"
+                    f"  WHERE j.owner_id = %s)", [user_id, list(Job.ACTIVE), user_id])
+        active, stored = cur.fetchone()
+    return int(active), int(stored)
 
 
 class TooManyJobs(Exception):
@@ -95,7 +113,10 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
     @extend_schema(
         parameters=[OpenApiParameter("status", str, enum=list(Job.Status.values)), OpenApiParameter("kind", str)])
     def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+        rows = self.get_queryset().values(*JOB_COLUMNS, "input_ids", "used_by_ids")
+        page = self.paginate_queryset(rows)
+        context = self.get_serializer_context()
+        return self.get_paginated_response([job_answer(row, context) for row in page])
 
     @extend_schema(request=JobCreateSerializer, responses={201: JobSerializer})
     def create(self, request, *args, **kwargs):

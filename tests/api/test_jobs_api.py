@@ -108,7 +108,7 @@ def test_retry_makes_a_new_job_with_the_same_kind_and_params(api, make_job):
 
 
 def test_events_after_seq(api, make_job):
-    from jobs.events import append_events
+    from jobs.eventlog import append_events
 
     job = make_job()
     append_events(job.pk, [("log", {"text": f"line {i}"}) for i in range(5)])
@@ -169,3 +169,35 @@ def test_lineage_links_both_ways_and_the_list_has_no_n_plus_1(api, user, make_jo
     with django_assert_max_num_queries(6):
         body = api.get("/api/jobs/").json()
     assert body["count"] == 32
+
+
+def test_list_and_detail_answer_exactly_what_drfs_generic_fields_would(api, user, make_job):
+    """The job answer is built by hand for speed (bench_platform); DRF's own fields are the
+    reference for every value's format (datetimes in UTC with 'Z', floats, nulls)."""
+    from django.utils import timezone
+    from rest_framework import serializers
+
+    from jobs.models import Artifact
+
+    class Reference(serializers.ModelSerializer):
+        owner = serializers.CharField(source="owner.username")
+
+        class Meta:
+            model = Job
+            fields = ["id", "name", "kind", "params", "status", "progress", "result", "error", "created_at",
+                      "started_at", "finished_at", "owner", "attempts", "max_attempts", "queue", "worker"]
+
+    parent = make_job(name="parent")
+    Job.objects.filter(pk=parent.pk).update(status="succeeded", progress=1, result={"nfe_used": 10, "x": [1.5]},
+                                            started_at=timezone.now(), finished_at=timezone.now(), worker="w1")
+    model = Artifact.objects.create(job=parent, name="model.safetensors", kind="model", file="x", size=1, sha256="0")
+    child = api.post("/api/jobs/", {"kind": "sample", "params": {"model": {"artifact": model.pk}}},
+                     format="json").json()
+    listed = {j["id"]: j for j in api.get("/api/jobs/").json()["results"]}
+    for job in Job.objects.select_related("owner"):
+        expected = dict(Reference(job).data)
+        for answer in (listed[job.pk], api.get(f"/api/jobs/{job.pk}/").json()):
+            assert {k: answer[k] for k in expected} == expected
+    assert listed[child["id"]]["waiting_reason"].startswith("waiting")  # no worker in this test
+    assert listed[parent.pk]["waiting_reason"] is None
+    assert listed[child["id"]]["input_artifacts"] == [model.pk] and listed[parent.pk]["outputs_used_by"] == [child["id"]]
