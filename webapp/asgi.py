@@ -2,8 +2,10 @@
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings.local")
+# each request runs in its own thread here: database connections come from a pool (settings/base.py)
+os.environ["LAB_DB_POOL"] = "true"
 
-from django.core.asgi import get_asgi_application  # noqa: E402
+from webapp.http import get_asgi_application  # noqa: E402
 
 django_asgi_app = get_asgi_application()
 

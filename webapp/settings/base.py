@@ -76,8 +76,16 @@ DATABASES["default"]["HOST"] = unquote(str(DATABASES["default"].get("HOST", ""))
 # the test suite's worker and web processes use the test database pytest made
 if env("LAB_DB_NAME", default=""):
     DATABASES["default"]["NAME"] = env("LAB_DB_NAME")
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
+# a connection the server dropped (a restart) is replaced, not handed to a request (with a pool,
+# Django passes psycopg_pool's check for this)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if env.bool("LAB_DB_POOL", default=False):
+    # the ASGI server runs each request's sync code in a fresh thread, and Django's connections are
+    # per thread: without a pool every request would open a new PostgreSQL connection (~10 ms)
+    DATABASES["default"]["OPTIONS"] = {"pool": {"min_size": 2, "max_size": env.int("LAB_DB_POOL_SIZE", default=20),
+                                                "timeout": 30}}
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default=None)
