@@ -29,6 +29,10 @@ IDLE_CATCH_UP_SECONDS = 3.0
 
 
 class JobEventsConsumer(AsyncJsonWebsocketConsumer):
+    # live events come through this process's hub, not a channel of its own (a channel would
+    # cost a subscription per socket, and with Redis down would fail the handshake)
+    channel_layer_alias = "no channel of its own"
+
     async def connect(self):
         user = self.scope.get("user")
         await self.accept()

@@ -19,28 +19,22 @@ from .events import job_group
 log = logging.getLogger(__name__)
 
 SOCKET_QUEUE = 10000
+RETRY_SECONDS = 1.0
 
 
 class JobHub:
     def __init__(self, job_id: int):
         self.job_id = job_id
         self.queues: set[asyncio.Queue] = set()
-        self.ready = asyncio.get_running_loop().create_future()
+        self.ready = asyncio.get_running_loop().create_future()  # the first subscription tried
         self.task: asyncio.Task | None = None
         self.channel: str | None = None
 
-    async def start(self):
-        layer = get_channel_layer()
-        try:
-            self.channel = await layer.new_channel()
-            await layer.group_add(job_group(self.job_id), self.channel)
-        except Exception as exc:
-            self.ready.set_exception(exc)
-            raise
-        self.task = asyncio.create_task(self._pump(layer))
-        self.ready.set_result(None)
+    def start(self):
+        self.task = asyncio.create_task(self._run(get_channel_layer()))
 
-    async def _pump(self, layer):
+    async def _run(self, layer):
+        await self._subscribe(layer)
         while True:
             try:
                 message = await layer.receive(self.channel)
@@ -48,11 +42,8 @@ class JobHub:
                 raise
             except Exception:  # Redis restarting: sockets catch up from the database meanwhile
                 log.warning("job %s hub: channel layer receive failed", self.job_id, exc_info=True)
-                await asyncio.sleep(1.0)
-                try:
-                    await layer.group_add(job_group(self.job_id), self.channel)
-                except Exception:
-                    pass
+                await asyncio.sleep(RETRY_SECONDS)
+                await self._subscribe(layer)
                 continue
             for event in message.get("events", ()):
                 for q in list(self.queues):
@@ -60,6 +51,26 @@ class JobHub:
                         q.put_nowait(event)
                     except asyncio.QueueFull:
                         pass  # this socket is far behind; it recovers from the database
+
+    async def _subscribe(self, layer):
+        """Until it works: with Redis down a socket still gets every event, from the database
+        (its replay, gap fills and idle catch-up), only later than live."""
+        while True:
+            try:
+                if self.channel is None:
+                    self.channel = await layer.new_channel()
+                await layer.group_add(job_group(self.job_id), self.channel)
+            except Exception:
+                log.warning("job %s hub: cannot subscribe, retrying", self.job_id, exc_info=True)
+                self._tried()  # sockets go on from the database meanwhile
+                await asyncio.sleep(RETRY_SECONDS)
+            else:
+                self._tried()
+                return
+
+    def _tried(self):
+        if not self.ready.done():
+            self.ready.set_result(None)
 
     async def stop(self):
         if self.task:
@@ -76,20 +87,16 @@ _hubs: dict[tuple[int, int], JobHub] = {}
 
 
 async def subscribe(job_id: int) -> asyncio.Queue:
-    """A queue that receives the job's live events (subscribed before this returns)."""
+    """A queue that receives the job's live events: subscribed before this returns, unless
+    the channel layer is down (then live events start once it is back)."""
     key = (id(asyncio.get_running_loop()), job_id)
     hub = _hubs.get(key)
     if hub is None:
         hub = _hubs[key] = JobHub(job_id)
-        try:
-            await hub.start()
-        except Exception:
-            _hubs.pop(key, None)
-            raise
-    else:
-        await hub.ready
+        hub.start()
     q: asyncio.Queue = asyncio.Queue(maxsize=SOCKET_QUEUE)
     hub.queues.add(q)
+    await hub.ready
     return q
 
 

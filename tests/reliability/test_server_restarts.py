@@ -1,5 +1,6 @@
 """The lab's Redis and PostgreSQL restarted while a job runs: the job finishes once, no stored event
 is lost, and a client that reconnects catches up from the database by `seq`."""
+from tests.helpers import ws_connect, ws_read
 from tests.reliability.labclient import (assert_whole_history, client, follow, is_progress, is_terminal,
                                          stored_events, submit)
 
@@ -41,3 +42,18 @@ def test_postgres_restart_mid_job(lab):
     assert last_progress["done"] == last_progress["total"]
     job = client(lab).get(f"/api/jobs/{job_id}/").json()
     assert job["status"] == "succeeded" and job["progress"] == 1.0
+
+
+def test_with_redis_down_a_socket_still_gets_every_event_from_the_database(lab):
+    lab.stop_all_workers()  # the job stays queued: its events are the web process's own
+    lab.redis.kill()
+    try:
+        job_id = submit(lab, PARAMS)  # the broker is unreachable: stored, and the answer is no 500
+        with ws_connect(lab.url, f"/ws/jobs/{job_id}/", token=lab.tokens["alice"]) as conn:
+            assert ws_read(conn, 30)["data"]["status"] == "queued"  # the replay needs only the database
+            assert client(lab).post(f"/api/jobs/{job_id}/cancel/").status_code == 202
+            # no live message can come: the socket's idle catch-up reads it (every 3 s)
+            ev = ws_read(conn, 30)
+            assert (ev["seq"], ev["data"]["status"]) == (2, "cancelled")
+    finally:
+        lab.redis.start()

@@ -97,15 +97,13 @@ if not REDIS_URL:
 # separates several labs (or test runs) sharing one Redis
 LAB_KEY_PREFIX = env("LAB_KEY_PREFIX", default="lab:")
 
+# Redis pub/sub: a group send is one PUBLISH, pushed to the subscribed web processes (the
+# list-based layer spends four round trips on it, and its receivers poll). Delivery is
+# at-most-once either way: sockets fill gaps from the database by seq (jobs/consumers.py).
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {
-            "hosts": [REDIS_URL],
-            "prefix": LAB_KEY_PREFIX + "asgi",
-            "capacity": 5000,
-            "expiry": 30,
-        },
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": LAB_KEY_PREFIX + "asgi"},
     }
 }
 
