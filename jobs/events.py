@@ -32,6 +32,24 @@ USER_STREAM_TYPES = ("status", "progress")
 # a channel-layer message carries a list of events (at most 1 MB each): its cost is per message,
 # so a job writing 400 events/s must not mean 400 messages/s for every listening process
 MAX_EVENTS_PER_MESSAGE = 500
+SEND_TIMEOUT_SECONDS = 2.0
+
+
+async def _send_groups(layer, batch: list[tuple[str, dict]]) -> None:
+    """(group, event) pairs, one message per group (or per MAX_EVENTS_PER_MESSAGE): groups at
+    once, each group's events in order."""
+    per_group: dict[str, list[dict]] = {}
+    for group, event in batch:
+        per_group.setdefault(group, []).append(event)
+
+    async def send_group(group, events):
+        for i in range(0, len(events), MAX_EVENTS_PER_MESSAGE):
+            try:
+                await layer.group_send(group, {"type": "job.events", "events": events[i:i + MAX_EVENTS_PER_MESSAGE]})
+            except Exception:  # the broker may be restarting; the rows are safe in the database
+                log.warning("broadcast to %s failed; clients will catch up by seq", group, exc_info=True)
+
+    await asyncio.gather(*(send_group(group, events) for group, events in per_group.items()))
 
 
 class Broadcaster:
@@ -68,23 +86,10 @@ class Broadcaster:
             items = [await self._queue.get()]
             while not self._queue.empty():  # behind: merge what waits, one message per group
                 items.append(self._queue.get_nowait())
-            per_group: dict[str, list[dict]] = {}
-            for batch, _done in items:
-                for group, event in batch:
-                    per_group.setdefault(group, []).append(event)
-            # groups at once (each is a few Redis round trips), each group's messages in order
-            await asyncio.gather(*(self._send_group(layer, group, events) for group, events in per_group.items()))
+            await _send_groups(layer, [pair for batch, _done in items for pair in batch])
             for _batch, done in items:
                 if done is not None:
                     done.set()
-
-    @staticmethod
-    async def _send_group(layer, group: str, events: list[dict]) -> None:
-        for i in range(0, len(events), MAX_EVENTS_PER_MESSAGE):
-            try:
-                await layer.group_send(group, {"type": "job.events", "events": events[i:i + MAX_EVENTS_PER_MESSAGE]})
-            except Exception:  # the broker may be restarting; the rows are safe in the database
-                log.warning("broadcast to %s failed; clients will catch up by seq", group, exc_info=True)
 
     def send(self, batch: list[tuple[str, dict]], wait: float = 0.0) -> None:
         with self._lock:
@@ -99,21 +104,51 @@ class Broadcaster:
 _broadcaster = Broadcaster()
 
 
-def broadcast(job_id: int, owner_id: int, rows: list[JobEvent], wait: float = 0.0) -> None:
-    """Send stored events to the job's group, and status/progress to the owner's group.
-    With `wait`, block up to that many seconds until they are handed to the broker."""
-    if not rows:
-        return
+def _batch(job_id: int, owner_id: int, rows: list[JobEvent]) -> list[tuple[str, dict]]:
     batch = []
     for row in rows:
         event = row.as_dict()
         batch.append((job_group(job_id), event))
         if row.type in USER_STREAM_TYPES:
             batch.append((user_group(owner_id), {**event, "job": job_id}))
+    return batch
+
+
+def broadcast(job_id: int, owner_id: int, rows: list[JobEvent], wait: float = 0.0) -> None:
+    """Send stored events to the job's group, and status/progress to the owner's group.
+    With `wait`, block up to that many seconds until they are handed to the broker."""
+    if not rows:
+        return
     try:
-        _broadcaster.send(batch, wait)
+        _broadcaster.send(_batch(job_id, owner_id, rows), wait)
     except Exception:  # runs after commit: what is stored stays stored, and clients catch up by seq
         log.warning("job %s: could not queue its events for broadcast", job_id, exc_info=True)
+
+
+class ThreadSender:
+    """Sends from the calling thread, on an event loop of its own, and returns once sent: for a
+    thread whose job is to write events (a reporter's flusher), the hand-off to the broadcaster
+    thread was one more thread wake-up on every event's way. `close()` at the thread's end
+    (closing the loop closes its Redis connections)."""
+
+    def __init__(self):
+        self._loop = None
+
+    def send(self, job_id: int, owner_id: int, rows: list[JobEvent]) -> None:
+        if not rows:
+            return
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+        try:  # a broker that does not answer must not stall the writes and heartbeats of this thread
+            self._loop.run_until_complete(asyncio.wait_for(
+                _send_groups(get_channel_layer(), _batch(job_id, owner_id, rows)), SEND_TIMEOUT_SECONDS))
+        except asyncio.TimeoutError:
+            log.warning("job %s: broadcast timed out; clients will catch up by seq", job_id)
+
+    def close(self) -> None:
+        if self._loop is not None:
+            self._loop.close()
+            self._loop = None
 
 
 def record_new(job: Job, item: tuple[str, dict]) -> JobEvent:

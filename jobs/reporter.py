@@ -26,7 +26,7 @@ from django.db.utils import DatabaseError, InterfaceError, OperationalError
 from django.utils import timezone
 
 from .eventlog import TELEMETRY_TYPES, append_events
-from .events import broadcast
+from .events import ThreadSender, broadcast
 from .models import Artifact, Job
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,7 @@ class JobReporter:
         # step of the flusher and the broadcaster could wait that long for it (event p99 ~45 ms)
         if sys.getswitchinterval() > GIL_SWITCH_SECONDS:
             sys.setswitchinterval(GIL_SWITCH_SECONDS)
+        self._sender = ThreadSender()  # the flusher's own: it sends what it wrote
         self._thread = threading.Thread(target=self._loop, name=f"reporter-{job.pk}", daemon=True)
         self._thread.start()
 
@@ -198,7 +199,10 @@ class JobReporter:
         if beat:
             self._last_beat = time.monotonic()
             self._cancel = Job.objects.filter(pk=self.job_id).values_list("cancel_requested", flat=True).first() or False
-        broadcast(self.job_id, self.owner_id, rows)
+        if threading.current_thread() is self._thread:
+            self._sender.send(self.job_id, self.owner_id, rows)
+        else:  # the job's own thread (an artifact, the last flush) must not wait on the broker
+            broadcast(self.job_id, self.owner_id, rows)
 
     def _remember_unsure(self, rows, durable):
         """Keep what was committed without waiting for the disk until PostgreSQL surely wrote it
@@ -228,5 +232,6 @@ class JobReporter:
                         return
                 self.flush()
         finally:
+            self._sender.close()
             close_old_connections()
             connection.close()

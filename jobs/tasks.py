@@ -1,6 +1,7 @@
 """One Celery task runs every kind of job; the kind's runner comes from the registry."""
 from __future__ import annotations
 
+import json
 import logging
 import time
 import traceback
@@ -16,8 +17,8 @@ from django.utils import timezone
 
 from ml.reporting import Cancelled
 
-from .events import record
-from .models import Artifact, Job
+from .events import broadcast, record
+from .models import Artifact, Job, JobEvent
 from .registry import get_kind
 from .reporter import JobReporter
 from .resolve import resolve_artifacts
@@ -29,11 +30,28 @@ def job_dir(job_id: int) -> Path:
     return Path(settings.MEDIA_ROOT) / "jobs" / str(job_id)
 
 
+# the common case, as a work queue claims: one conditional update changes the row or nothing
+_CLAIM_FIRST = """
+WITH job AS (
+    UPDATE {jobs} SET status = %(running)s, attempts = 1, worker = %(worker)s,
+        started_at = coalesce(started_at, %(now)s), heartbeat_at = %(now)s, last_seq = last_seq + 1
+    WHERE id = %(job_id)s AND status = %(queued)s AND attempts = 0 AND max_attempts > 0 AND NOT cancel_requested
+    RETURNING *
+), event AS (
+    INSERT INTO {events} (job_id, seq, type, data, ts) SELECT id, last_seq, 'status', %(data)s::jsonb, %(now)s FROM job
+)
+SELECT * FROM job
+"""
+
+
 def _claim(job_id: int, worker: str) -> Job | None:
     """Mark the job running for this attempt, or return None if there is nothing to do.
 
     Idempotent against redelivery: a finished job is left alone, and so is a job another
     live worker is running (its heartbeat is fresh)."""
+    job = _claim_first_attempt(job_id, worker)
+    if job is not None:
+        return job
     with transaction.atomic():
         job = Job.objects.select_for_update().filter(pk=job_id).first()
         if job is None or job.is_finished:
@@ -64,6 +82,22 @@ def _claim(job_id: int, worker: str) -> Job | None:
         for field, value in claim.items():
             setattr(job, field, value)
         job.last_seq = rows[-1].seq
+    return job
+
+
+def _claim_first_attempt(job_id: int, worker: str) -> Job | None:
+    """A queued job, never started, not cancelled: claimed in one statement (a lock, a select,
+    an update, an insert and a commit were a third of the dispatch latency). Anything else
+    takes the locked path of `_claim`."""
+    now = timezone.now()
+    data = {"status": Job.Status.RUNNING.value}
+    sql = _CLAIM_FIRST.format(jobs=Job._meta.db_table, events=JobEvent._meta.db_table)
+    job = next(iter(Job.objects.raw(sql, {"job_id": job_id, "worker": worker, "now": now, "data": json.dumps(data),
+                                          "running": Job.Status.RUNNING, "queued": Job.Status.QUEUED})), None)
+    if job is not None:
+        # `running` is handed to the broker before the job starts (its thread would hold the GIL)
+        broadcast(job.pk, job.owner_id, [JobEvent(job_id=job.pk, seq=job.last_seq, type="status", data=data, ts=now)],
+                  wait=1.0)
     return job
 
 

@@ -58,8 +58,18 @@ def online() -> list[dict]:
     return [json.loads(v) for v in values if v]
 
 
+# (read at, queues): a queued job's answer asks for these, and workers beat only every few seconds
+_live: tuple[float, set[str]] = (float("-inf"), set())
+LIVE_QUEUES_SECONDS = 1.0
+
+
 def live_queues() -> set[str]:
-    return {q for w in online() for q in w["queues"]}
+    global _live
+    read_at, queues = _live
+    if time.monotonic() - read_at > LIVE_QUEUES_SECONDS:
+        queues = {q for w in online() for q in w["queues"]}
+        _live = (time.monotonic(), queues)
+    return queues
 
 
 def waiting_reason(queue: str, queues: set[str] | None = None) -> str | None:

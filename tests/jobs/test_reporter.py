@@ -95,3 +95,31 @@ def test_log_lines_a_database_crash_took_back_are_written_again(make_job):
     events = list(JobEvent.objects.filter(job=job).order_by("seq"))
     assert [e.data["text"] for e in events if e.type == "log"] == [f"line {i}" for i in range(5)] + ["after the crash"]
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
+
+
+def test_what_the_flusher_writes_it_publishes_to_the_jobs_group(make_job):
+    import asyncio
+
+    from channels.layers import get_channel_layer
+
+    from jobs.events import job_group
+
+    job = make_job()
+    layer = get_channel_layer()
+    loop = asyncio.new_event_loop()
+
+    async def subscribe():
+        channel = await layer.new_channel()
+        await layer.group_add(job_group(job.pk), channel)
+        return channel
+
+    try:
+        channel = loop.run_until_complete(subscribe())
+        rep = JobReporter(job, job_dir(job.pk))
+        rep.log("hello")  # written by the flusher thread, and sent by it
+        # the layer itself, no database catch-up behind it: the message arrives or this times out
+        message = loop.run_until_complete(asyncio.wait_for(layer.receive(channel), 30))
+        rep.close()
+    finally:
+        loop.close()
+    assert [(e["type"], e["data"]) for e in message["events"]] == [("log", {"text": "hello"})]
