@@ -54,7 +54,7 @@ def builtin_task(name, size, seed, n_calibration) -> Task:
         # (measured W2 g32: blocks only 5.777, blocks + whole model 5.754)
         blocks = [f"blocks.{i}" for i in range(len(model.blocks))] + [""]
         return Task(model, cfg, _batches((x,), 32), "perplexity", metric, False, blocks,
-                    notes=f"validation perplexity on {min(400, len(val) // context)} windows of {context} characters")
+                    notes=f"validation perplexity on all {(len(val) - 1) // context} windows of {context} characters")
     model, cfg, (xtr, ytr, xte, yte), cached = builtin.digits_mlp(size, seed)
     idx = torch.randperm(len(xtr), generator=gen)[:n_calibration]
     metric = lambda m: builtin.accuracy(m, xte, yte)  # noqa: E731
