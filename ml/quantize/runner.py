@@ -27,7 +27,8 @@ def method_options(p: Params) -> dict:
     if p.method == "decoupleq":
         d = p.decoupleq
         return {"act_order": p.act_order, "max_iter": d.max_iter, "round_fn": d.round_fn,
-                "pgd_steps": d.pgd_steps, "inner_steps": d.inner_steps, "n_grid": 100 if d.shrink_search else 1}
+                "pgd_steps": d.pgd_steps, "inner_steps": d.inner_steps, "round_block": d.round_block,
+                "n_grid": 200 if d.shrink_search else 0}
     if p.method == "nupes":
         return {"steps": p.nupes_steps}
     return {}
@@ -91,18 +92,26 @@ def run(params, reporter) -> dict:
         tmp.write_text(json.dumps(rows))
         os.replace(tmp, ckpt / "rows.json")
 
+    def tune_block(spec):
+        # decoupleQ's second stage, block by block as the layers are quantized (the repo's order)
+        d = p.decoupleq
+        got = block_stage(model, fp_model, task.calib, spec, d.block_epochs, d.block_lr, d.train_norms, d.train_bias)
+        if got is None:
+            return None
+        name = spec if isinstance(spec, str) else "+".join(spec)
+        reporter.log(f"block stage {name or 'model'}: calibration MSE {got[0]:.3e} -> {got[1]:.3e}")
+        return {"block": name, "mse_before": got[0], "mse_after": got[1]}
+
+    staged = p.method == "decoupleq" and p.decoupleq.block_stage
     t0 = time.perf_counter()
     rows = quantize_model(model, task.calib, p.method, p.bits, p.group_size, p.symmetric, method_options(p),
-                          p.skip, p.include_conv1d, reporter, done=done, on_layer=checkpoint, int8_matmul=p.int8_matmul)
+                          p.skip, p.include_conv1d, reporter, done=done, on_layer=checkpoint, int8_matmul=p.int8_matmul,
+                          blocks=task.blocks if staged else (), on_block=tune_block)
     if not rows:
         raise ValueError("no layer to quantize (all skipped?)")
     unreached = sorted(set(candidates) - {r["name"] for r in rows})
     if unreached:
         reporter.log(f"left in full precision, never called as modules by forward (no inputs to hook): {unreached}")
-    stage = []
-    if p.method == "decoupleq" and p.decoupleq.block_stage:
-        stage = block_stage(model, fp_model, task.calib, task.blocks, p.decoupleq.block_epochs, p.decoupleq.block_lr,
-                            reporter)
     seconds = time.perf_counter() - t0
     metric_after = task.metric(model)
     extra = {k: {"before": extra_before[k], "after": fn(model)} for k, fn in task.extra.items()}
@@ -121,7 +130,7 @@ def run(params, reporter) -> dict:
               "layers": rows, "mean_layer_error": sum(r["rel_error"] for r in rows) / len(rows),
               "seconds": seconds, "method": p.method, "bits": p.bits, "group_size": p.group_size,
               "symmetric": p.symmetric, "act_order": p.act_order, "skip": list(p.skip), "metric_notes": task.notes,
-              "block_stage": [{"block": b, "mse_before": x, "mse_after": y} for b, x, y in stage],
+              "block_stage": [r["block_stage"] for r in rows if "block_stage" in r],
               "extra_metrics": extra, "unreached_layers": unreached, "device": "cpu"}
     reporter.artifact("layers.json", write_json(out / "layers.json", rows), "table")
     shutil.rmtree(ckpt, ignore_errors=True)  # the finished model supersedes it

@@ -46,7 +46,8 @@ def test_gptq_on_a_float_zero_grid_rounds_to_its_nearest_point():
     scales = 0.4 + torch.rand(16, 2, generator=g)
     zeros = 0.5 + 2.0 * torch.rand(16, 2, generator=g)  # fractional parts in (0, 1)
     q = quantize_gptq(W, torch.eye(64, dtype=torch.float64), 2, 32, grid=(scales, zeros), percdamp=0.0)
-    levels = (torch.arange(4.0)[None, None, :] - zeros.repeat_interleave(32, 1)[..., None]) * scales.repeat_interleave(32, 1)[..., None]
+    S, Z = scales.repeat_interleave(32, 1)[..., None], zeros.repeat_interleave(32, 1)[..., None]
+    levels = (torch.arange(4.0)[None, None, :] - Z) * S
     nearest = (W[..., None] - levels).abs().amin(-1)
     # every candidate level is enumerated, so the chosen point's distance equals the minimum up to fp32 ulp
     assert torch.allclose((W - q.dequantize()).abs(), nearest, atol=1e-6)
