@@ -1,7 +1,7 @@
 """Params of the `quantize` job kind (the schema the REST API validates and the dashboard renders)."""
 from __future__ import annotations
 
-from typing import Literal, Union
+from typing import Literal, Optional, Union
 
 from pydantic import Field
 
@@ -53,6 +53,13 @@ class Params(CommonParams):
     include_conv1d: bool = Field(True, description="Also quantize Conv1d layers (DNA models), as linear maps of their unfolded input.")
     int8_matmul: bool = Field(False, description="8-bit symmetric per-channel only: run linear layers as int8 x int8 "
                                                  "matmuls with activations quantized per token at run time.")
+    eval_reward: Optional[ArtifactRef] = Field(
+        None, description="DNA generators: the held-out oracle that scores samples before and after (default: the "
+                          "eval oracle a finetune model records, else the task's true activity).")
+    n_samples: int = Field(256, ge=16, le=8192, description="DNA generators: sequences sampled (same seed) from the "
+                                                            "fp and the quantized model to score.")
+    sampling_steps: Optional[int] = Field(None, ge=1, le=4096, description="DNA generators: reverse steps per sample "
+                                                                           "(default: the model's own, as `sample`).")
     n_calibration: int = Field(128, ge=1, le=4096, description="Calibration samples (windows, images, noised points).")
     decoupleq: DecoupleQOptions = Field(default_factory=DecoupleQOptions, description="decoupleQ options.")
     nupes_steps: int = Field(100, ge=0, le=5000, description="NUPES: Adam steps learning the exponent and the weights.")

@@ -17,7 +17,8 @@ from ml.quantize.block_stage import block_stage
 from ml.quantize.model import candidate_layers, quantize_model
 from ml.quantize.packed import QuantLinear, formula_bits, load_quantized
 from ml.quantize.params import BuiltinModel, Params
-from ml.quantize.tasks import artifact_task, builtin_task
+from ml.quantize.tasks_dna import lineage_oracle
+from ml.quantize.tasks import artifact_task, builtin_task, measure
 from ml.reporting import check_stop, write_json
 
 
@@ -51,6 +52,22 @@ def size_report(model, rows, bits, symmetric) -> dict:
             "formula_bits_per_weight": 8 * formula_q / max(1, n_q)}
 
 
+def _eval_oracle(p: Params, cfg: dict, reporter):
+    """The oracle that scores a DNA generator's samples: the one given, else the one its lineage names."""
+    if cfg.get("prediction") != "masked" or cfg.get("task") is None:
+        return None
+    if p.eval_reward is not None and p.eval_reward.path is None:
+        raise ValueError("eval_reward: the job system fills 'path'; a terminal run must give {'path': '<dir>'}")
+    path = p.eval_reward.path if p.eval_reward is not None else lineage_oracle(cfg)
+    if path is None:
+        return None
+    oracle, ocfg = load_model(path, "cpu")
+    if ocfg.get("prediction") != "oracle":
+        raise ValueError(f"eval_reward: {path} is a {ocfg.get('prediction')!r} model, not a DNA oracle")
+    reporter.log(f"samples scored by the eval oracle {'given' if p.eval_reward else 'of the lineage'}: {path}")
+    return oracle
+
+
 def run(params, reporter) -> dict:
     p = parse(Params, params)
     device = resolve_device(p.device)
@@ -65,13 +82,13 @@ def run(params, reporter) -> dict:
         model, cfg = load_model(p.model.path, "cpu")
         if cfg.get("quantization"):
             raise ValueError("this model is already quantized")
-        task = artifact_task(model, cfg, p.seed, p.n_calibration)
+        task = artifact_task(model, cfg, p.seed, p.n_calibration, p.n_samples, _eval_oracle(p, cfg, reporter),
+                             p.sampling_steps)
         source = {"path": str(p.model.path), "artifact": p.model.artifact}
     reporter.log(f"metric: {task.notes}")
     model = task.model
     fp_model = copy.deepcopy(model)
-    metric_before = task.metric(model)
-    extra_before = {k: fn(model) for k, fn in task.extra.items()}
+    metric_before, extra_before = measure(task, model)
     reporter.metric(task.metric_name + "_fp32", metric_before, 0)
     check_stop(reporter)
     candidates = candidate_layers(model, p.include_conv1d, p.skip)
@@ -113,8 +130,8 @@ def run(params, reporter) -> dict:
     if unreached:
         reporter.log(f"left in full precision, never called as modules by forward (no inputs to hook): {unreached}")
     seconds = time.perf_counter() - t0
-    metric_after = task.metric(model)
-    extra = {k: {"before": extra_before[k], "after": fn(model)} for k, fn in task.extra.items()}
+    metric_after, extra_after = measure(task, model)
+    extra = {k: {"before": v, "after": extra_after[k]} for k, v in extra_before.items()}
     reporter.metric(task.metric_name, metric_after, len(rows))
     sizes = size_report(model, rows, p.bits, p.symmetric or p.method == "nupes")
     reporter.log(f"{task.metric_name}: {metric_before:.4f} -> {metric_after:.4f}; {sizes['packed_bytes']} bytes packed "
