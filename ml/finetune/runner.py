@@ -122,7 +122,10 @@ def finetune_drakes(pretrained, oracle, eval_oracle, task, cfg, p, reporter, dev
             checkpoint.save(ckpt_dir, step + 1, {"net": net}, opt)
     net.eval().requires_grad_(False)
     ft_cfg = dict(cfg, finetune={"method": "drakes", "alpha": p.alpha, "truncate_steps": K, "temperature": p.temperature,
-                                 "steps": p.steps, "kl": p.kl, "lr": p.lr, "sampling_steps": p.sampling_steps})
+                                 "steps": p.steps, "kl": p.kl, "lr": p.lr, "sampling_steps": p.sampling_steps,
+                                 # lineage: a later job (quantize) scores this model's samples with the same oracles
+                                 "reward": p.reward.model_dump(exclude_none=True),
+                                 "eval_reward": p.eval_reward.model_dump(exclude_none=True)})
     save_model(reporter.out_dir, net, ft_cfg, reporter)
     calls = p.steps * p.batch_size * p.grad_accum
     # per trajectory: N sampling calls, plus the pretrained model (and the new one for textbook) on KL steps

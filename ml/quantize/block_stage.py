@@ -1,11 +1,14 @@
-"""decoupleQ's second stage: block-wise minimisation (Guo et al. 2024, Sec. 3.3).
+"""decoupleQ's second stage: block-wise minimisation (Guo et al. 2024, Sec. 3.3; the repo's `minimize_block`).
 
-With every integer code frozen, tune the float part (scales, zeros) of each block's quantized layers,
-plus its LayerNorm weights and biases and the linear biases ("--train-LN"), with Adam (betas 0.9, 0.99)
-on the MSE between the quantized block's output and the full-precision block's output. Blocks run in
-order: block k's inputs come from the already-tuned quantized blocks before it, its targets from the fp
-model. A block whose calibration MSE would rise keeps its stage-1 values. A final "block" "" is the whole
-model against the fp model's outputs, so layers outside every block (a LM head) are tuned too.
+It runs right after a block's layers are quantized, before the next block is (the repo's `quant_sequential`),
+so later blocks are calibrated on the outputs of the tuned ones. With every integer code frozen, Adam (betas
+0.9/0.99, eps 2e-5, weight decay 1e-6, one step per calibration sample) tunes the float part (scales, and
+zeros unless symmetric) of the block's quantized layers, plus its norms' weights and biases (`--train-LN`)
+and optionally the linear biases (`--train-bias`), on the MSE between the quantized block's output and the
+full-precision block's output *on the same inputs* (those coming from the quantized model before it).
+A block spec is a module name ("" = the whole model) or a list of sibling modules run in sequence (the
+final norm and LM head of a transformer, which lie outside every block). A block whose calibration MSE
+would rise keeps its stage-1 values.
 """
 from __future__ import annotations
 
@@ -15,20 +18,42 @@ from torch import nn
 from ml.quantize.packed import QuantLinear
 
 
-def _capture(model, block, calib, what):
-    out = []
+class _Stop(Exception):
+    pass
 
-    def hook(mod, args, result):
-        out.append(tuple(a.detach() for a in args) if what == "in" else result.detach())
 
-    h = block.register_forward_hook(hook)
+def block_module(model: nn.Module, spec) -> nn.Module:
+    if isinstance(spec, str):
+        return model.get_submodule(spec) if spec else model
+    return nn.Sequential(*[model.get_submodule(n) for n in spec])  # a view: the modules stay the model's
+
+
+def in_block(spec, layer: str) -> bool:
+    return any(p == "" or layer == p or layer.startswith(p + ".") for p in ([spec] if isinstance(spec, str) else spec))
+
+
+def block_inputs(model, spec, calib):
+    """The forward arguments `spec` receives in `model`, one tuple per calibration batch."""
+    if spec == "":
+        return [tuple(b) for b in calib]
+    first = model.get_submodule(spec if isinstance(spec, str) else spec[0])
+    got = []
+
+    def hook(mod, args):
+        got.append(tuple(a.detach() for a in args))
+        raise _Stop
+
+    h = first.register_forward_pre_hook(hook)
     try:
         with torch.no_grad():
             for b in calib:
-                model(*b)
+                try:
+                    model(*b)
+                except _Stop:
+                    pass
     finally:
         h.remove()
-    return out
+    return got
 
 
 def _mse(block, inputs, targets):
@@ -36,44 +61,41 @@ def _mse(block, inputs, targets):
         return sum(float(((block(*x) - y) ** 2).mean()) for x, y in zip(inputs, targets)) / len(inputs)
 
 
-def block_stage(qmodel, fp_model, calib, blocks, epochs=4, lr=1e-3, reporter=None, batch=8):
-    """Returns [(block, mse_before, mse_after)]. Steps run on minibatches of `batch` calibration samples
-    (the repo steps per sample; a whole calibration batch per step gave too few steps to move)."""
-    calib = [tuple(t[i:i + batch] for t in b) for b in calib for i in range(0, b[0].shape[0], batch)]
-    log = []
-    for name in blocks:
-        qblock = qmodel.get_submodule(name) if name else qmodel
-        fblock = fp_model.get_submodule(name) if name else fp_model
-        inputs = _capture(qmodel, qblock, calib, "in")
-        targets = _capture(fp_model, fblock, calib, "out")
-        quant = [m for m in qblock.modules() if isinstance(m, QuantLinear)]
-        if not quant or epochs == 0:
-            continue
-        before = _mse(qblock, inputs, targets)
-        saved = {k: v.clone() for k, v in qblock.state_dict().items()}
-        for m in quant:
-            m.start_training()
-        params = [p for m in quant for p in m.trainable if p.requires_grad]
-        params += [p for m in qblock.modules() if isinstance(m, nn.LayerNorm) for p in m.parameters()]
+def block_stage(qmodel, fp_model, calib, spec, epochs=4, lr=1e-3, train_norms=True, train_bias=False,
+                weight_decay=1e-6):
+    """Tune block `spec` of `qmodel` in place; returns (mse_before, mse_after) on the calibration set, or None."""
+    qblock, fblock = block_module(qmodel, spec), block_module(fp_model, spec)
+    quant = [m for m in qblock.modules() if isinstance(m, QuantLinear)]
+    if not quant or epochs == 0:
+        return None
+    inputs = block_inputs(qmodel, spec, calib)
+    with torch.no_grad():
+        targets = [fblock(*x) for x in inputs]
+    before = _mse(qblock, inputs, targets)
+    saved = {k: v.clone() for k, v in qblock.state_dict().items()}
+    for m in quant:
+        m.start_training()
+    params = [p for m in quant for p in m.trainable if p.requires_grad]
+    if train_norms:
+        params += [p for m in qblock.modules() if "Norm" in type(m).__name__ for p in m.parameters()]
+    if train_bias:
         params += [m.bias for m in quant if m.bias is not None]
-        for p in params:
-            p.requires_grad_(True)
-        opt = torch.optim.Adam(params, lr=lr, betas=(0.9, 0.99))
-        for _ in range(epochs):
-            for x, y in zip(inputs, targets):
-                loss = ((qblock(*x) - y) ** 2).mean()
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-        for m in quant:
-            m.finish_training()
-        for p in qblock.parameters():
-            p.requires_grad_(False)
-        after = _mse(qblock, inputs, targets)
-        if not after < before:
-            qblock.load_state_dict(saved)
-            after = before
-        log.append((name, before, after))
-        if reporter is not None:
-            reporter.log(f"block stage {name or 'model'}: calibration MSE {before:.3e} -> {after:.3e}")
-    return log
+    for p in params:
+        p.requires_grad_(True)
+    opt = torch.optim.Adam(params, lr=lr, betas=(0.9, 0.99), eps=2e-5, weight_decay=weight_decay)
+    samples = [(tuple(a[i:i + 1] for a in x), y[i:i + 1]) for x, y in zip(inputs, targets) for i in range(y.shape[0])]
+    for _ in range(epochs):
+        for x, y in samples:
+            loss = ((qblock(*x) - y) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    for m in quant:
+        m.finish_training()  # scales/zeros back to fp16: the MSE below is the stored model's
+    for p in qblock.parameters():
+        p.requires_grad_(False)
+    after = _mse(qblock, inputs, targets)
+    if not after < before:
+        qblock.load_state_dict(saved)
+        after = before
+    return before, after

@@ -66,9 +66,9 @@ def random_windows(data, n, context, generator):
     return x, y
 
 
-def perplexity(model, data, context, max_windows=400, batch=64) -> float:
-    """exp of the mean next-character cross-entropy over non-overlapping validation windows."""
-    n = min(max_windows, (len(data) - 1) // context)
+def perplexity(model, data, context, max_windows=None, batch=64) -> float:
+    """exp of the mean next-character cross-entropy over non-overlapping windows of the whole split."""
+    n = (len(data) - 1) // context if max_windows is None else min(max_windows, (len(data) - 1) // context)
     x = data[: n * context].reshape(n, context)
     y = data[1: n * context + 1].reshape(n, context)
     total = 0.0
@@ -87,19 +87,19 @@ def char_transformer(size: str, seed: int):
     def train_fn():
         torch.manual_seed(seed)
         model = nets.build("char_transformer", **arch_kwargs)
+        # constant lr, as the research note's recipe: at ~2 passes over the text the model is far from
+        # converged, and a cosine decay to 0 halves the lr integral (measured: val ppl 5.56 vs 4.75)
         opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"])
         gen = torch.Generator().manual_seed(seed)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg["steps"])
         for _ in range(cfg["steps"]):
             x, y = random_windows(train, cfg["batch"], cfg["arch"]["context"], gen)
             loss = F.cross_entropy(model(x).reshape(-1, vocab_size), y.reshape(-1))
             opt.zero_grad()
             loss.backward()
             opt.step()
-            sched.step()
         return model
 
-    key = {"name": "char_transformer", "cfg": cfg, "seed": seed, "text": text_hash, "v": 1}
+    key = {"name": "char_transformer", "cfg": cfg, "seed": seed, "text": text_hash, "v": 2, "schedule": "constant"}
     state, cached = _cached(key, train_fn)
     model = nets.build("char_transformer", **arch_kwargs)
     model.load_state_dict(state)

@@ -98,8 +98,13 @@ def minmax_params(w: torch.Tensor, bits: int, symmetric: bool, shrink: float | t
 
 
 def quantize_codes(w, scale, zero, bits, symmetric):
-    """Nearest code on a fixed grid (broadcasting scale/zero against w)."""
+    """Nearest code on a fixed grid (broadcasting scale/zero against w).
+
+    An integer zero is added after rounding, as torchao's `quantize_affine` does (so ties round alike); a
+    float zero (decoupleQ's least-squares offset) shifts the grid, so its fractional part is rounded with w:
+    round(w/s) + z would be no grid point at all."""
     if symmetric:
         half = 2 ** (bits - 1) - 1
         return torch.clamp(torch.round(w * (1.0 / scale)), -half, half) + zero
-    return torch.clamp(torch.round(w * (1.0 / scale)) + zero, 0, 2 ** bits - 1)
+    whole = torch.round(zero)
+    return torch.clamp(torch.round(w * (1.0 / scale) + (zero - whole)) + whole, 0, 2 ** bits - 1)

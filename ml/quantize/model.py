@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ml.quantize.block_stage import in_block
 from ml.quantize.grid import resolve_group_size
 from ml.quantize.hessian import relative_output_error
 from ml.quantize.layer import quantize_weight
@@ -91,11 +92,14 @@ def collect_hessian(model, module, calib):
 
 
 def quantize_model(model, calib, method, bits, group_size=-1, symmetric=False, options=None, skip=(),
-                   include_conv1d=True, reporter=None, done=(), on_layer=None, int8_matmul=False):
+                   include_conv1d=True, reporter=None, done=(), on_layer=None, int8_matmul=False, blocks=(),
+                   on_block=None):
     """Quantize `model` in place; returns the per-layer table (name, shape, bits, group, rel. output error, ...).
 
     Layers that already are `QuantLinear` (a resumed checkpoint) are not touched; `done` holds their rows.
-    `on_layer(rows)` runs after each layer (the runner checkpoints there)."""
+    `on_block(spec)` runs once the last layer of a block in `blocks` (block_stage specs) is quantized, before
+    the next layer's H is collected; what it returns is kept in that layer's row as "block_stage".
+    `on_layer(rows)` runs after each layer, and after its block's `on_block` (the runner checkpoints there)."""
     options = options or {}
     names = layers_in_forward_order(model, calib, include_conv1d, skip)
     rows = list(done)
@@ -118,6 +122,11 @@ def quantize_model(model, calib, method, bits, group_size=-1, symmetric=False, o
                "seconds": round(seconds, 4)}
         if qw.power != 1.0:
             row["power"] = qw.power
+        spec = next((b for b in blocks if in_block(b, name)), None)
+        if on_block is not None and spec is not None and not any(in_block(spec, later) for later in names[k + 1:]):
+            stage = on_block(spec)
+            if stage is not None:
+                row["block_stage"] = stage
         rows.append(row)
         if on_layer is not None:
             on_layer(rows)

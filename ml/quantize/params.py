@@ -1,7 +1,7 @@
 """Params of the `quantize` job kind (the schema the REST API validates and the dashboard renders)."""
 from __future__ import annotations
 
-from typing import Literal, Union
+from typing import Literal, Optional, Union
 
 from pydantic import Field
 
@@ -18,17 +18,25 @@ class BuiltinModel(Strict):
 
 
 class DecoupleQOptions(Strict):
-    max_iter: int = Field(4, ge=1, le=20, description="Alternating rounds (round 1 is GPTQ on the searched grid).")
+    max_iter: int = Field(4, ge=1, le=20, description="Rounds: 1 is GPTQ on the min-max grid, each later one an "
+                                                      "integer step then a float step (the repo: 4).")
     round_fn: Literal["gptq", "train"] = Field(
         "gptq", description="Integer step: GPTQ rounding on the fixed grid, or projected gradient descent then rounding.")
     pgd_steps: int = Field(50, ge=0, le=2000, description="'train' integer step: projected Adam steps before rounding.")
-    inner_steps: int = Field(5, ge=0, le=100, description="'train' integer step: steps after each block of columns is fixed.")
-    block_stage: bool = Field(True, description="Second stage: tune scales, zeros and LayerNorms per block against the fp block output.")
-    block_epochs: int = Field(4, ge=0, le=100, description="Epochs of the block stage over the calibration set.")
+    inner_steps: int = Field(5, ge=0, le=100, description="'train' integer step: projected steps on the free columns "
+                                                          "after each column is fixed.")
+    block_stage: bool = Field(True, description="Second stage: after each block is quantized, tune its scales, zeros "
+                                                "and norms against the fp block's output on the same inputs.")
+    block_epochs: int = Field(4, ge=0, le=100, description="Epochs of the block stage over the calibration set "
+                                                           "(one Adam step per sample, as the repo).")
+    round_block: int = Field(1, ge=1, le=4096, description="'train' integer step: columns fixed together before the "
+                                                           "next projected steps (1 = column by column, as the repo).")
     shrink_search: bool = Field(
-        False, description="Start from the min-max grid shrunk to the lowest H-weighted error (the repo's init); "
-                           "off by default: on the char transformer it raised W2 perplexity (6.08 vs 5.87).")
+        True, description="Round 2 starts from the per-row shrunk min-max grid with the lowest H-weighted error, "
+                          "refitted by the float step (the repo); off: from the float step of round 1's codes.")
     block_lr: float = Field(1e-3, gt=0, le=1.0, description="Adam learning rate of the block stage.")
+    train_norms: bool = Field(True, description="Block stage: also tune the norms' weights and biases (--train-LN).")
+    train_bias: bool = Field(False, description="Block stage: also tune the quantized layers' biases (--train-bias).")
 
 
 class Params(CommonParams):
@@ -45,6 +53,13 @@ class Params(CommonParams):
     include_conv1d: bool = Field(True, description="Also quantize Conv1d layers (DNA models), as linear maps of their unfolded input.")
     int8_matmul: bool = Field(False, description="8-bit symmetric per-channel only: run linear layers as int8 x int8 "
                                                  "matmuls with activations quantized per token at run time.")
+    eval_reward: Optional[ArtifactRef] = Field(
+        None, description="DNA generators: the held-out oracle that scores samples before and after (default: the "
+                          "eval oracle a finetune model records, else the task's true activity).")
+    n_samples: int = Field(256, ge=16, le=8192, description="DNA generators: sequences sampled (same seed) from the "
+                                                            "fp and the quantized model to score.")
+    sampling_steps: Optional[int] = Field(None, ge=1, le=4096, description="DNA generators: reverse steps per sample "
+                                                                           "(default: the model's own, as `sample`).")
     n_calibration: int = Field(128, ge=1, le=4096, description="Calibration samples (windows, images, noised points).")
     decoupleq: DecoupleQOptions = Field(default_factory=DecoupleQOptions, description="decoupleQ options.")
     nupes_steps: int = Field(100, ge=0, le=5000, description="NUPES: Adam steps learning the exponent and the weights.")

@@ -17,7 +17,8 @@ from ml.quantize.block_stage import block_stage
 from ml.quantize.model import candidate_layers, quantize_model
 from ml.quantize.packed import QuantLinear, formula_bits, load_quantized
 from ml.quantize.params import BuiltinModel, Params
-from ml.quantize.tasks import artifact_task, builtin_task
+from ml.quantize.tasks_dna import lineage_oracle
+from ml.quantize.tasks import artifact_task, builtin_task, measure
 from ml.reporting import check_stop, write_json
 
 
@@ -27,7 +28,8 @@ def method_options(p: Params) -> dict:
     if p.method == "decoupleq":
         d = p.decoupleq
         return {"act_order": p.act_order, "max_iter": d.max_iter, "round_fn": d.round_fn,
-                "pgd_steps": d.pgd_steps, "inner_steps": d.inner_steps, "n_grid": 100 if d.shrink_search else 1}
+                "pgd_steps": d.pgd_steps, "inner_steps": d.inner_steps, "round_block": d.round_block,
+                "n_grid": 200 if d.shrink_search else 0}
     if p.method == "nupes":
         return {"steps": p.nupes_steps}
     return {}
@@ -50,6 +52,22 @@ def size_report(model, rows, bits, symmetric) -> dict:
             "formula_bits_per_weight": 8 * formula_q / max(1, n_q)}
 
 
+def _eval_oracle(p: Params, cfg: dict, reporter):
+    """The oracle that scores a DNA generator's samples: the one given, else the one its lineage names."""
+    if cfg.get("prediction") != "masked" or cfg.get("task") is None:
+        return None
+    if p.eval_reward is not None and p.eval_reward.path is None:
+        raise ValueError("eval_reward: the job system fills 'path'; a terminal run must give {'path': '<dir>'}")
+    path = p.eval_reward.path if p.eval_reward is not None else lineage_oracle(cfg)
+    if path is None:
+        return None
+    oracle, ocfg = load_model(path, "cpu")
+    if ocfg.get("prediction") != "oracle":
+        raise ValueError(f"eval_reward: {path} is a {ocfg.get('prediction')!r} model, not a DNA oracle")
+    reporter.log(f"samples scored by the eval oracle {'given' if p.eval_reward else 'of the lineage'}: {path}")
+    return oracle
+
+
 def run(params, reporter) -> dict:
     p = parse(Params, params)
     device = resolve_device(p.device)
@@ -64,13 +82,13 @@ def run(params, reporter) -> dict:
         model, cfg = load_model(p.model.path, "cpu")
         if cfg.get("quantization"):
             raise ValueError("this model is already quantized")
-        task = artifact_task(model, cfg, p.seed, p.n_calibration)
+        task = artifact_task(model, cfg, p.seed, p.n_calibration, p.n_samples, _eval_oracle(p, cfg, reporter),
+                             p.sampling_steps)
         source = {"path": str(p.model.path), "artifact": p.model.artifact}
     reporter.log(f"metric: {task.notes}")
     model = task.model
     fp_model = copy.deepcopy(model)
-    metric_before = task.metric(model)
-    extra_before = {k: fn(model) for k, fn in task.extra.items()}
+    metric_before, extra_before = measure(task, model)
     reporter.metric(task.metric_name + "_fp32", metric_before, 0)
     check_stop(reporter)
     candidates = candidate_layers(model, p.include_conv1d, p.skip)
@@ -91,21 +109,29 @@ def run(params, reporter) -> dict:
         tmp.write_text(json.dumps(rows))
         os.replace(tmp, ckpt / "rows.json")
 
+    def tune_block(spec):
+        # decoupleQ's second stage, block by block as the layers are quantized (the repo's order)
+        d = p.decoupleq
+        got = block_stage(model, fp_model, task.calib, spec, d.block_epochs, d.block_lr, d.train_norms, d.train_bias)
+        if got is None:
+            return None
+        name = spec if isinstance(spec, str) else "+".join(spec)
+        reporter.log(f"block stage {name or 'model'}: calibration MSE {got[0]:.3e} -> {got[1]:.3e}")
+        return {"block": name, "mse_before": got[0], "mse_after": got[1]}
+
+    staged = p.method == "decoupleq" and p.decoupleq.block_stage
     t0 = time.perf_counter()
     rows = quantize_model(model, task.calib, p.method, p.bits, p.group_size, p.symmetric, method_options(p),
-                          p.skip, p.include_conv1d, reporter, done=done, on_layer=checkpoint, int8_matmul=p.int8_matmul)
+                          p.skip, p.include_conv1d, reporter, done=done, on_layer=checkpoint, int8_matmul=p.int8_matmul,
+                          blocks=task.blocks if staged else (), on_block=tune_block)
     if not rows:
         raise ValueError("no layer to quantize (all skipped?)")
     unreached = sorted(set(candidates) - {r["name"] for r in rows})
     if unreached:
         reporter.log(f"left in full precision, never called as modules by forward (no inputs to hook): {unreached}")
-    stage = []
-    if p.method == "decoupleq" and p.decoupleq.block_stage:
-        stage = block_stage(model, fp_model, task.calib, task.blocks, p.decoupleq.block_epochs, p.decoupleq.block_lr,
-                            reporter)
     seconds = time.perf_counter() - t0
-    metric_after = task.metric(model)
-    extra = {k: {"before": extra_before[k], "after": fn(model)} for k, fn in task.extra.items()}
+    metric_after, extra_after = measure(task, model)
+    extra = {k: {"before": v, "after": extra_after[k]} for k, v in extra_before.items()}
     reporter.metric(task.metric_name, metric_after, len(rows))
     sizes = size_report(model, rows, p.bits, p.symmetric or p.method == "nupes")
     reporter.log(f"{task.metric_name}: {metric_before:.4f} -> {metric_after:.4f}; {sizes['packed_bytes']} bytes packed "
@@ -121,7 +147,7 @@ def run(params, reporter) -> dict:
               "layers": rows, "mean_layer_error": sum(r["rel_error"] for r in rows) / len(rows),
               "seconds": seconds, "method": p.method, "bits": p.bits, "group_size": p.group_size,
               "symmetric": p.symmetric, "act_order": p.act_order, "skip": list(p.skip), "metric_notes": task.notes,
-              "block_stage": [{"block": b, "mse_before": x, "mse_after": y} for b, x, y in stage],
+              "block_stage": [r["block_stage"] for r in rows if "block_stage" in r],
               "extra_metrics": extra, "unreached_layers": unreached, "device": "cpu"}
     reporter.artifact("layers.json", write_json(out / "layers.json", rows), "table")
     shutil.rmtree(ckpt, ignore_errors=True)  # the finished model supersedes it

@@ -7,8 +7,10 @@ is recognised from its model.json:
 - continuous diffusion/flow denoisers ("prediction" eps/x0/v/flow): calibration = data noised at random
   t per its schedule; metric = Frechet distance of 50-step ODE samples (same noise before and after) to
   held-out data (`fd.py`), plus the relative output error of the denoiser on held-out noised data;
-- DNA models (one-hot input, Conv1d): random sequences, with a random fraction masked for masked
-  diffusion; metric = relative output error (logits, or the oracle's predicted reward);
+- DNA models of the synthetic task (model.json "task"): the task's natural sequences; generators are
+  scored on samples (reward, exact log-likelihood), oracles on held-out labels (`tasks_dna.py`);
+- other DNA models (one-hot input, Conv1d): random sequences, with a random fraction masked for masked
+  diffusion; metric = relative output error;
 - anything else whose first layer tells its input width: Gaussian inputs, relative output error.
 """
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ml.quantize import builtin
+from ml.quantize import builtin, tasks_dna
 from ml.quantize.tasks_noise import vp_alpha_sigma
 
 
@@ -33,9 +35,18 @@ class Task:
     metric_name: str
     metric: Callable            # metric(model) -> float
     higher_is_better: bool
-    blocks: list = field(default_factory=lambda: [""])  # module names trained by the block stage; "" = whole model
+    blocks: list = field(default_factory=lambda: [""])  # block-stage specs: a module name ("" = whole model) or a list
     notes: str = ""
     extra: dict = field(default_factory=dict)  # more metrics, name -> fn(model), reported before and after
+    scores: Callable | None = None  # or all metrics at once, fn(model) -> {name: value} (one sample set for all)
+
+
+def measure(task: Task, model) -> tuple[float, dict]:
+    """(the task metric, the other metrics) of `model`."""
+    if task.scores is not None:
+        got = task.scores(model)
+        return got[task.metric_name], {k: v for k, v in got.items() if k != task.metric_name}
+    return task.metric(model), {k: fn(model) for k, fn in task.extra.items()}
 
 
 def _batches(tensors, batch):
@@ -50,11 +61,10 @@ def builtin_task(name, size, seed, n_calibration) -> Task:
         context = cfg["arch_kwargs"]["context"]
         x, _ = builtin.random_windows(train, n_calibration, context, gen)
         metric = lambda m: builtin.perplexity(m, val, context)  # noqa: E731
-        # then one pass over the whole model: the head and final LayerNorm lie outside every block
-        # (measured W2 g32: blocks only 5.777, blocks + whole model 5.754)
-        blocks = [f"blocks.{i}" for i in range(len(model.blocks))] + [""]
+        # the final LayerNorm and the head lie outside every block: they are the last "block"
+        blocks = [f"blocks.{i}" for i in range(len(model.blocks))] + [["ln_f", "head"]]
         return Task(model, cfg, _batches((x,), 32), "perplexity", metric, False, blocks,
-                    notes=f"validation perplexity on {min(400, len(val) // context)} windows of {context} characters")
+                    notes=f"validation perplexity on all {(len(val) - 1) // context} windows of {context} characters")
     model, cfg, (xtr, ytr, xte, yte), cached = builtin.digits_mlp(size, seed)
     idx = torch.randperm(len(xtr), generator=gen)[:n_calibration]
     metric = lambda m: builtin.accuracy(m, xte, yte)  # noqa: E731
@@ -115,10 +125,15 @@ def _generic_inputs(model, n, gen):
     return (torch.randn(n, first.in_channels, 64, generator=gen),)
 
 
-def artifact_task(model, cfg, seed, n_calibration) -> Task:
+def artifact_task(model, cfg, seed, n_calibration, n_samples=256, eval_oracle=None, sampling_steps=None) -> Task:
     gen = torch.Generator().manual_seed(seed + 1)
+    dna = cfg.get("task") is not None and cfg.get("prediction") in ("masked", "oracle")
     if cfg.get("prediction") in ("eps", "x0", "v", "flow"):
         make, kind = (lambda k: _diffusion_inputs(cfg, k, gen)), "denoiser on noised data"
+    elif dna:
+        def make(k):
+            return tasks_dna.natural_inputs(cfg, k, int(torch.randint(0, 2 ** 31, (), generator=gen)))
+        kind = "outputs on the task's natural sequences" + (" (masked)" if cfg["prediction"] == "masked" else "")
     elif cfg.get("prediction") == "masked" or "dna" in str(cfg.get("arch", "")) or (cfg.get("data") or {}).get("type") == "dna":
         make, kind = (lambda k: _dna_inputs(model, cfg, k, gen)), "outputs on random DNA one-hots"
     else:
@@ -136,6 +151,14 @@ def artifact_task(model, cfg, seed, n_calibration) -> Task:
         return math.sqrt(num / max(den, 1e-30))
 
     notes = f"relative output error of the {kind} (held-out, vs the fp32 model)"
+    if dna:
+        if cfg["prediction"] == "masked":
+            name, scores, what = tasks_dna.generator_scores(cfg, n_samples, seed, eval_oracle, sampling_steps)
+        else:
+            name, scores, what = tasks_dna.oracle_scores(cfg)
+        both = lambda m: {**scores(m), "relative_output_error": rel_error(m)}  # noqa: E731
+        return Task(model, cfg, calib, name, lambda m: scores(m)[name], True, [""], notes=f"{what}; also {notes}",
+                    scores=both)
     if cfg.get("prediction") in ("eps", "x0", "v", "flow") and cfg.get("schedule", "vp_linear") != "edm":
         from ml.quantize.fd import frechet_distance, sample_ode
         shape = tuple(cfg.get("data_shape") or [2])

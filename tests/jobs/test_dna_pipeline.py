@@ -1,5 +1,5 @@
 """The DRAKES pipeline as jobs and artifacts (API.md): `train` masked_diffusion -> `train` oracle on
-split 0 and on split 1 -> `finetune` with those three -> `sample` of the fine-tuned model. Wiring,
+split 0 and on split 1 -> `finetune` with those three -> `sample` and `quantize` of the fine-tuned model. Wiring,
 not quality: tiny steps (the quality claims are tested in tests/ml/finetune and benchmarked)."""
 import numpy as np
 import pytest
@@ -40,3 +40,9 @@ def test_pretrain_oracles_finetune_and_sample_are_linked_jobs(celery_worker, api
     tokens = np.load(Artifact.objects.get(job_id=sample.pk, name="samples.npy").file.path)
     assert tokens.shape == (8, 32) and tokens.min() >= 0 and tokens.max() <= 3
     assert Job.objects.get(pk=sample.pk).input_artifacts.get().job_id == ft.pk
+
+    # `quantize` finds the eval oracle in the fine-tuned model's lineage and scores paired samples with it
+    quant = succeeded(submit(api, "quantize", {"model": {"artifact": model_id(ft.pk)}, "method": "rtn", "bits": 8,
+                                               "group_size": -1, "n_samples": 16, "sampling_steps": 8}))
+    assert quant.result["metric_name"] == "pred_activity_median"
+    assert "log_likelihood_exact" in quant.result["extra_metrics"]

@@ -1,10 +1,11 @@
 import pytest
 import torch
 
-from ml.quantize.decoupleq import float_step, init_grid, quantize_decoupleq
+from ml.quantize.decoupleq import float_step, nearest, quantize_decoupleq, range_grid
 from ml.quantize.gptq import quantize_gptq
 from ml.quantize.grid import dequantize
 from ml.quantize.hessian import damp, hessian, row_loss
+from ml.quantize.pgd_round import pgd_round
 from ml.quantize.rtn import quantize_rtn
 
 
@@ -16,11 +17,14 @@ def test_decoupleq_objective_never_exceeds_its_initialisation(correlated, round_
     # rows only accept improvements, so the recorded objective is non-increasing round after round
     assert all(b <= a for a, b in zip(qw.history, qw.history[1:]))
     Hd = damp(H)
-    s, z = init_grid(W.float(), Hd, 2, 32, False)
-    init = quantize_gptq(W, Hd, 2, 32, act_order=True, grid=(s.half().float(), z.half().float()), percdamp=0.0)
-    final = row_loss(W, qw.dequantize(), Hd).sum()
-    # init is recomputed with the fp16-rounded grid; both sides carry fp16 rounding, hence the 1e-3 slack
-    assert final <= row_loss(W, init.dequantize(), Hd).sum() * (1 + 1e-3)
+    s, z = range_grid(W.float(), 2, 32, False)
+    gptq = quantize_gptq(W, Hd, 2, 32, act_order=True, grid=(s, z))
+    init = torch.minimum(row_loss(W, dequantize(nearest(W, s, z, 2, 32, False), s, z, 32), Hd),
+                         row_loss(W, gptq.dequantize(), Hd))  # round 1 keeps the better of RTN and GPTQ per row
+    final = row_loss(W, qw.dequantize(), Hd)
+    # the solver judges rows at fp16 storage precision, the init here is exact: 1e-3 covers fp16 rounding
+    assert (final <= init * (1 + 1e-3)).all()
+    assert qw.history[-1] < 0.9 * qw.history[0]  # and the alternation does improve on GPTQ (measured ~0.6x)
 
 
 def test_float_step_is_the_least_squares_optimum(correlated):
@@ -54,3 +58,23 @@ def test_symmetric_decoupleq_keeps_the_fixed_zero(correlated):
     qw = quantize_decoupleq(W, hessian(X), 3, 32, symmetric=True, max_iter=2)
     assert torch.all(qw.zeros == 4.0)
     assert int(qw.codes.min()) >= 1  # sign-magnitude: code 0 (= -4 s) is never used
+
+
+def test_pgd_round_with_identity_hessian_is_nearest_rounding(correlated):
+    W, _ = correlated
+    s, z = range_grid(W, 2, 32, False)
+    s, z = s * 0.7, z + 0.3  # a clipped, shifted grid, so the box projection and the float zero both matter
+    codes = pgd_round(W, torch.eye(128, dtype=torch.float64), s, z, 2, 32, False, steps=20, inner_steps=5)
+    # H = I: the relaxed optimum is the projected fp weight itself (zero gradient, Adam never moves it) and no
+    # column couples to another, so rounding it column by column is plain nearest rounding on the grid
+    assert torch.equal(codes.float(), nearest(W, s, z, 2, 32, False))
+
+
+@pytest.mark.parametrize("bits,factor", [(2, 0.9), (3, 0.98)])
+def test_pgd_integer_step_beats_gptq_rounding_on_correlated_inputs(correlated, bits, factor):
+    W, X = correlated
+    H = hessian(X)
+    loss = {rf: quantize_decoupleq(W, H, bits, 32, round_fn=rf).history[-1] for rf in ("gptq", "train")}
+    # the first-level approximation (eq. 7-8) optimises the relaxed objective before rounding: measured 0.78x
+    # (W2) and 0.93x (W3) of the GPTQ-rounding variant's objective on this deterministic fixture
+    assert loss["train"] < factor * loss["gptq"], loss

@@ -37,3 +37,17 @@ def test_gptq_lazy_blocks_do_not_change_the_result(correlated):
     # the lazy batch update is an exact regrouping of the same rank-1 updates (up to fp32 summation order)
     assert (a.codes != b.codes).float().mean() < 0.01
     assert torch.allclose(row_loss(W, a.dequantize(), H).sum(), row_loss(W, b.dequantize(), H).sum(), rtol=0.02)
+
+
+def test_gptq_on_a_float_zero_grid_rounds_to_its_nearest_point():
+    # decoupleQ's float step leaves non-integer zeros; with H = cI GPTQ must pick each weight's nearest grid point
+    g = torch.Generator().manual_seed(0)
+    W = torch.randn(16, 64, generator=g)
+    scales = 0.4 + torch.rand(16, 2, generator=g)
+    zeros = 0.5 + 2.0 * torch.rand(16, 2, generator=g)  # fractional parts in (0, 1)
+    q = quantize_gptq(W, torch.eye(64, dtype=torch.float64), 2, 32, grid=(scales, zeros), percdamp=0.0)
+    S, Z = scales.repeat_interleave(32, 1)[..., None], zeros.repeat_interleave(32, 1)[..., None]
+    levels = (torch.arange(4.0)[None, None, :] - Z) * S
+    nearest = (W[..., None] - levels).abs().amin(-1)
+    # every candidate level is enumerated, so the chosen point's distance equals the minimum up to fp32 ulp
+    assert torch.allclose((W - q.dequantize()).abs(), nearest, atol=1e-6)
