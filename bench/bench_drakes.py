@@ -1,15 +1,33 @@
-"""DRAKES vs. baselines on the synthetic DNA task: the paper's Table 2 shape, on a task with ground truth.
+"""DRAKES vs. baselines on the synthetic DNA task: the paper's Table 2 shape, on a task with ground truth,
+and DRAKES against best-of-N and classifier guidance at equal budgets of oracle calls.
 
 Pipeline (as jobs would run it): train masked_diffusion -> train oracle on split 0 (reward) and split 1
-(eval_reward) -> finetune with each method. Rows: pretrained, best_of_n, cg, smc, tds, cfg, drakes,
-drakes_no_kl (alpha = 0). Best-of-N gets the same number of oracle calls as DRAKES's training.
+(eval_reward) -> finetune with each method.
+
+Oracle calls are counted the same way for every method (each is one query of the fine-tune oracle, with
+or without a gradient): DRAKES = its training trajectories (steps x batch x accumulation; sampling the
+fine-tuned model afterwards is free), best-of-N = N x n_samples, CG = guided steps x n_samples (one
+oracle gradient per sample and guided step), SMC = one value per particle and step, TDS = that plus a
+gradient. Each budget B gives best-of-N N = B / n_samples, CG B / n_samples guided steps (evenly spaced
+over the sampler's steps; beyond that many steps the sampler runs B / n_samples steps, all guided) and
+DRAKES B / batch optimizer steps. CG's scale is tuned per budget on a grid, picked by the held-out eval
+oracle (never by the true activity, which stays a test metric); best-of-N has nothing to tune. DRAKES,
+its alpha=0 ablation and best-of-N run with several seeds (mean and std in the table).
+
+DRAKES knobs ("small"): the repo's defaults scaled to the task. K = 12 of N = 32 steps (the repo's 50 of
+128); alpha = 0.025: the repo's estimator sums over positions and relaxed steps, so alpha scales with
+L x K: 1e-3 x (200 x 50) / (32 x 12) = 0.026; tau = 1.0; clip 1.0. The learning rate is not the repo's
+1e-4 x 128 trajectories per step: our budgets are 1k-16k trajectories, not the repo's 128k, so batch 16
+at lr 2e-3 (chosen among 1e-3, 2e-3, 3e-3 in short runs).
 
 Configs:
-- "smoke"    : L=32 smoke task (ml.dna.smoke), width-32 nets, N=32 steps, K=8, 60 DRAKES steps; minutes on CPU.
+- "small"    : L=32 smoke task with 12k labelled sequences (ml.dna.smoke.SMALL_TASK), width-32 nets,
+               budgets 1k / 4k / 16k oracle calls, 256 samples per method; ~2 CPU-hours.
 - "standard" : the default task (L=200, 6 motifs), MDLM width 64 x 10 layers (3k steps), oracles width 64
-               (2k steps), N=64 steps, K=16, 16x2 trajectories x 200 DRAKES steps; sized for a GPU
-               (bench/gpu_drakes.py), an hour or more on 2 CPU cores.
-Usage: python bench/bench_drakes.py [smoke|standard] [--sweep]   (writes bench/results/drakes.json)
+               (2k steps), N=64 steps, K=25, 640 samples, budgets 2.5k / 10k / 41k calls, one seed; sized
+               for a GPU (bench/gpu_drakes.py; not run yet).
+Usage: python bench/bench_drakes.py [small|standard] [--sweep]
+(writes bench/results/drakes.json; --sweep: alpha x K at the middle budget, drakes_sweep.json + .png)
 """
 from __future__ import annotations
 
@@ -18,31 +36,36 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ml.dna.smoke import smoke_artifacts  # noqa: E402
+from ml.dna.smoke import SMALL_ORACLE, SMALL_TASK, smoke_artifacts  # noqa: E402
 from ml.finetune import run  # noqa: E402
 from ml.reporting import PrintReporter  # noqa: E402
 
-KEYS = ["pred_activity_median", "true_activity_median", "accessibility_acc", "kmer_corr",
-        "log_likelihood_pretrained", "log_likelihood_exact", "diversity", "oracle_calls", "reward_ft_median", "seconds"]
+KEYS = ["pred_activity_median", "true_activity_median", "accessibility_acc", "accessibility_true", "kmer_corr",
+        "log_likelihood_pretrained", "log_likelihood_exact", "diversity", "oracle_calls", "reward_ft_median",
+        "model_evals", "seconds"]
 
 CONFIGS = {
-    "smoke": {
-        "task": None, "mdlm": {}, "oracle": {},
-        "ft": {"sampling_steps": 32, "truncate_steps": 8, "batch_size": 16, "grad_accum": 1, "steps": 60,
-               "lr": 1e-3, "n_samples": 256, "eval_every": 0, "alpha": 0.05, "particles": 32},
+    "small": {
+        "task": SMALL_TASK, "mdlm": {}, "oracle": {"steps": SMALL_ORACLE["steps"]},
+        "ft": {"sampling_steps": 32, "truncate_steps": 12, "batch_size": 16, "grad_accum": 1, "lr": 2e-3,
+               "alpha": 0.025, "n_samples": 256, "eval_every": 0, "checkpoint_every": 0, "particles": 32},
+        "budgets": (1024, 4096, 16384), "seeds": (0, 1, 2), "cg_scales": (50.0, 100.0, 200.0, 400.0),
     },
     "standard": {
         "task": {"type": "dna", "length": 200, "motifs": None, "sites_per_seq": 1.5, "n_data": 20000,
                  "n_reference": 20000, "top_fraction": 0.001, "seed": 0},
         "mdlm": {"steps": 3000, "batch_size": 128, "width": 64, "depth": 10, "lr": 1e-3, "warmup_steps": 200},
         "oracle": {"steps": 2000, "batch_size": 256, "width": 64},
-        "ft": {"sampling_steps": 64, "truncate_steps": 16, "batch_size": 16, "grad_accum": 2, "steps": 200,
-               "lr": 3e-4, "n_samples": 640, "eval_every": 0, "alpha": 0.05, "particles": 64},
+        # K 25 of 64 (repo 50 of 128); alpha 1e-3 x (200 x 50) / (200 x 25)
+        "ft": {"sampling_steps": 64, "truncate_steps": 25, "batch_size": 32, "grad_accum": 1, "lr": 1e-3,
+               "alpha": 2e-3, "n_samples": 640, "eval_every": 0, "checkpoint_every": 0, "particles": 64},
+        "budgets": (2560, 10240, 40960), "seeds": (0,), "cg_scales": (50.0, 200.0, 800.0),
     },
 }
 
@@ -53,18 +76,41 @@ def artifacts(name, device):
     return smoke_artifacts(cache, c["task"], dict(c["mdlm"], device=device), dict(c["oracle"], device=device))
 
 
-def methods(ft):
-    budget = ft["steps"] * ft["batch_size"] * ft["grad_accum"]
-    return {
-        "pretrained": {"method": "pretrained"},
-        "best_of_n": {"method": "best_of_n", "best_of_n": max(1, budget // ft["n_samples"])},
-        "cg": {"method": "cg", "guidance_scale": 20.0},
-        "smc": {"method": "smc", "smc_alpha": 0.5},
-        "tds": {"method": "tds", "smc_alpha": 0.5, "guidance_scale": 20.0},
-        "cfg": {"method": "cfg", "cfg_w": 10.0, "cfg_train_steps": 300},
-        "drakes": {"method": "drakes"},
-        "drakes_no_kl": {"method": "drakes", "alpha": 0.0},
-    }
+def at_budget(method, budget, ft):
+    """Params that make `method` spend `budget` oracle calls (see the module docstring)."""
+    per_sample = max(1, budget // ft["n_samples"])
+    if method == "best_of_n":
+        return {"method": "best_of_n", "best_of_n": per_sample}
+    if method == "cg":
+        if per_sample <= ft["sampling_steps"]:
+            return {"method": "cg", "guided_steps": per_sample}
+        return {"method": "cg", "sampling_steps": per_sample}
+    steps = max(1, budget // (ft["batch_size"] * ft["grad_accum"]))
+    return {"method": "drakes", "steps": steps, **({"alpha": 0.0} if method == "drakes_no_kl" else {})}
+
+
+# inference-time baselines at the budgets their samplers spend (SMC / TDS: one value, plus a gradient for
+# TDS, per particle and step; CFG: no oracle, it trains on the reward oracle's labelled half instead)
+FIXED = {
+    "pretrained": {"method": "pretrained"},
+    "smc": {"method": "smc", "smc_alpha": 0.5},
+    "tds": {"method": "tds", "smc_alpha": 0.5, "guidance_scale": 20.0},
+    "cfg": {"method": "cfg", "cfg_w": 10.0, "cfg_train_steps": 300},
+}
+
+
+def mean_row(method, runs, budget=None):
+    """One table row: the mean of each metric over seeds, the std of the headline ones."""
+    row = {"method": method, "budget": budget, "seeds": [r["seed"] for r in runs]}
+    for k in KEYS:
+        vals = [r[k] for r in runs if r.get(k) is not None]
+        row[k] = float(np.mean(vals)) if vals else None
+    for k in ("true_activity_median", "pred_activity_median", "log_likelihood_exact", "reward_ft_median"):
+        row[k + "_std"] = float(np.std([r[k] for r in runs], ddof=1)) if len(runs) > 1 else 0.0
+    for k in ("best_of_n", "guidance_scale", "guided_steps", "steps", "alpha", "truncate_steps", "lr"):
+        if runs[0].get(k) is not None:
+            row[k] = runs[0][k]
+    return row
 
 
 def plot_sweep(rows, path):
@@ -75,7 +121,7 @@ def plot_sweep(rows, path):
     fig, ax = plt.subplots(figsize=(6, 4))
     for r in rows:
         a, k = r["method"].split("_alpha")[1].split("_K")
-        ax.scatter(r["log_likelihood_exact"], r["true_activity_median"], s=20 + 8 * int(k), label=r["method"])
+        ax.scatter(r["log_likelihood_exact"], r["true_activity_median"], s=20 + 4 * int(k), label=r["method"])
         ax.annotate(f"a={a},K={k}", (r["log_likelihood_exact"], r["true_activity_median"]), fontsize=7)
     ax.set_xlabel("median exact log-likelihood (generator)")
     ax.set_ylabel("median true activity")
@@ -85,39 +131,95 @@ def plot_sweep(rows, path):
     print(f"wrote {path}")
 
 
+def fmt(v, key=""):
+    if v is None:
+        return "nan"
+    return str(v) if isinstance(v, str) else format(v, ".4g")
+
+
+def print_table(rows, cols):
+    print(" | ".join(f"{c[:12]:>12}" for c in cols))
+    for r in rows:
+        cells = []
+        for c in cols:
+            cell = fmt(r.get(c))
+            if c + "_std" in r and len(r.get("seeds", [])) > 1:
+                cell += f"±{r[c + '_std']:.2f}"
+            cells.append(f"{cell:>12}")
+        print(" | ".join(cells), flush=True)
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    name = next((a for a in argv if a in CONFIGS), "smoke")
+    name = next((a for a in argv if a in CONFIGS), "small")
+    c = CONFIGS[name]
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cpu":
         torch.set_num_threads(1)   # small convs: threads only add contention on shared cores
     t0 = time.time()
     art = artifacts(name, device)
     print(f"[{name}] models ready in {time.time() - t0:.0f}s: {art}", flush=True)
-    ft = CONFIGS[name]["ft"]
+    ft = c["ft"]
     base = dict(ft, model={"path": str(art["model"])}, reward={"path": str(art["reward"])},
                 eval_reward={"path": str(art["eval_reward"])}, device=device)
-    todo = methods(ft)
-    if "--sweep" in argv:
-        todo = {f"drakes_alpha{a}_K{k}": {"method": "drakes", "alpha": a, "truncate_steps": k}
-                for a in (0.0, 0.01, 0.05, 0.2) for k in (1, ft["truncate_steps"] // 2, ft["truncate_steps"])}
-    rows = []
     out = ROOT / "bench" / "results"
-    for label, kw in todo.items():
-        rep = PrintReporter(out / f"drakes_{name}_runs" / label, quiet_progress=True, stream=open("/dev/null", "w"))
-        res = run(dict(base, **kw), rep)
-        rows.append({"method": label, **{k: res.get(k) for k in KEYS}, "model_evals": res.get("model_evals")})
-        print(f"{label:>14} " + " ".join(f"{k.split('_')[0][:6]}={res.get(k, float('nan')):.3g}" for k in KEYS), flush=True)
-    print()
-    header = ["method"] + KEYS
-    print(" | ".join(f"{h[:12]:>12}" for h in header))
-    for r in rows:
-        print(" | ".join(f"{(r[h] if isinstance(r[h], str) else format(r[h] if r[h] is not None else float('nan'), '.4g')):>12}" for h in header))
+
+    def job(label, kw, seed=0):
+        folder = out / f"drakes_{name}_runs" / f"{label}_s{seed}"
+        params = dict(base, seed=seed, **kw)
+        cached = folder / "result.json"   # an interrupted bench resumes: finished jobs are not rerun
+        if cached.exists() and json.loads(cached.read_text()).get("params") == params:
+            res = json.loads(cached.read_text())
+        else:
+            res = dict(run(params, PrintReporter(folder, quiet_progress=True, stream=open("/dev/null", "w"))),
+                       seed=seed, params=params)
+            cached.write_text(json.dumps(res))
+        print(f"{label:>24} seed {seed} " + " ".join(f"{k.split('_')[0][:6]}={fmt(res.get(k))}" for k in KEYS[:-2]),
+              flush=True)
+        return res
+
     if "--sweep" in argv:
+        mid = c["budgets"][1]
+        K = ft["truncate_steps"]
+        rows = [dict(mean_row(f"drakes_alpha{a}_K{k}", [job(f"sweep_a{a}_K{k}", dict(at_budget("drakes", mid, ft),
+                                                                                        alpha=a, truncate_steps=k))]),
+                     budget=mid)
+                for a in (0.0, ft["alpha"] / 2.5, ft["alpha"], 4 * ft["alpha"]) for k in (1, K // 2, K)]
+        print_table(rows, ["method", "true_activity_median", "log_likelihood_exact", "kmer_corr", "reward_ft_median"])
         plot_sweep(rows, out / "drakes_sweep.png")
-    fname = "drakes_sweep.json" if "--sweep" in argv else "drakes.json"
-    (out / fname).write_text(json.dumps({"config": name, "device": device, "rows": rows}, indent=2))
-    print(f"wrote {out / fname} ({time.time() - t0:.0f}s)")
+        (out / "drakes_sweep.json").write_text(json.dumps({"config": name, "device": device, "budget": mid,
+                                                           "rows": rows}, indent=2))
+        return rows
+
+    fixed = {m: mean_row(m, [job(m, kw)]) for m, kw in FIXED.items()}
+    table, cg_grid = [], []
+    for budget in c["budgets"]:
+        for method in ("best_of_n", "drakes", "drakes_no_kl"):
+            kw = at_budget(method, budget, ft)
+            table.append(mean_row(method, [job(f"{method}_B{budget}", kw, s) for s in c["seeds"]], budget))
+        grid = [mean_row("cg", [job(f"cg_B{budget}_scale{g}", dict(at_budget("cg", budget, ft), guidance_scale=g))],
+                         budget) for g in c["cg_scales"]]
+        cg_grid += grid
+        table.append(dict(max(grid, key=lambda r: r["pred_activity_median"]), selected_by="pred_activity_median"))
+        print(f"--- budget {budget} oracle calls ---")
+        print_table([r for r in table if r["budget"] == budget],
+                    ["method", "true_activity_median", "pred_activity_median", "reward_ft_median",
+                     "log_likelihood_exact", "kmer_corr", "accessibility_acc", "oracle_calls"])
+    top = c["budgets"][-1]
+    rows = [fixed["pretrained"]] + [r for r in table if r["budget"] == top and r["method"] in ("best_of_n", "cg")] \
+        + [fixed[m] for m in ("smc", "tds", "cfg")] \
+        + [r for r in table if r["budget"] == top and r["method"] in ("drakes", "drakes_no_kl")]
+    heads = {k: json.loads((Path(art[k]) / "result.json").read_text())["eval"] for k in ("reward", "eval_reward")}
+    print("\nall methods (DRAKES, best-of-N, CG at the largest budget):")
+    print_table(rows, ["method"] + KEYS[:-1])
+    print("accessibility head on held-out natural data (eval oracle): accuracy "
+          f"{heads['eval_reward']['val_accessibility_acc']:.3f}, majority baseline "
+          f"{heads['eval_reward']['val_accessibility_baseline']:.3f}")
+    result = {"config": name, "device": device, "n_samples": ft["n_samples"], "budgets": list(c["budgets"]),
+              "seeds": list(c["seeds"]), "rows": rows, "budget_table": table, "cg_grid": cg_grid,
+              "oracles": heads, "ft": ft, "seconds": time.time() - t0}
+    (out / "drakes.json").write_text(json.dumps(result, indent=2))
+    print(f"wrote {out / 'drakes.json'} ({time.time() - t0:.0f}s)")
     return rows
 
 

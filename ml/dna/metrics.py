@@ -1,7 +1,8 @@
 """The paper's DNA metrics (DRAKES Table 2), plus the ones only a synthetic task allows.
 
 pred_activity_median: median eval-oracle activity; true_activity_median: median f*; accessibility_acc:
-fraction the held-out accessibility head calls open (prob > 0.5; the ATAC-Acc analogue); kmer_corr:
+fraction the held-out accessibility head calls open (prob > 0.5; the ATAC-Acc analogue; accessibility_true is
+the ground-truth fraction, accessibility_head_agreement how often the head agrees with it); kmer_corr:
 Pearson correlation of 3-mer counts with the top natural sequences by true activity (3-mer Corr);
 log_likelihood_pretrained: median App-Log-Lik under the pretrained model; log_likelihood_exact: median
 exact log p under the generator; diversity: mean pairwise Hamming distance (bases).
@@ -48,10 +49,11 @@ def evaluate(x, task, eval_oracle=None, pretrained=None, reward_oracle=None, dev
     x = np.asarray(x).astype(np.int64)
     ref_top, _, _ = task.reference_top()
     f = task.true_activity(x)
+    open_true = task.accessible(x)
     res = {
         "true_activity_median": float(np.median(f)),
         "true_activity_mean": float(np.mean(f)),
-        "accessibility_true": float(task.accessible(x).mean()),
+        "accessibility_true": float(open_true.mean()),
         "kmer_corr": kmer_corr(x, ref_top),
         "log_likelihood_exact": float(np.median(task.log_likelihood(x))),
         "diversity": diversity(x),
@@ -62,6 +64,8 @@ def evaluate(x, task, eval_oracle=None, pretrained=None, reward_oracle=None, dev
         pe = oracle_predict(eval_oracle, x, device)
         res["pred_activity_median"] = float(np.median(pe[:, 0]))
         res["accessibility_acc"] = float((pe[:, 1] > 0).mean())    # sigmoid(logit) > 0.5
+        # only a synthetic task can say whether the head is right on generated (possibly hacked) sequences
+        res["accessibility_head_agreement"] = float(((pe[:, 1] > 0) == open_true).mean())
     if reward_oracle is not None:
         res["reward_ft_median"] = float(np.median(oracle_predict(reward_oracle, x, device)[:, 0]))
     if pretrained is not None:

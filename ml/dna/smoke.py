@@ -15,6 +15,12 @@ SMOKE_TASK = {"type": "dna", "length": 32, "motifs": ["TGACTC", "GATAAG", "TTGCG
 SMOKE_MDLM = {"objective": "masked_diffusion", "steps": 500, "batch_size": 64, "width": 32, "depth": 5,
               "lr": 2e-3, "warmup_steps": 50, "checkpoint_every": 0}
 SMOKE_ORACLE = {"objective": "oracle", "steps": 400, "batch_size": 128, "width": 32, "checkpoint_every": 0}
+# The same task with 3x the labelled data and 2.5x the oracle steps (bench_drakes "small"): the smoke oracles see
+# 1.8k sequences each and are easy to game within 60 DRAKES steps (what the fast KL tests need), but their
+# accessibility head sits near the majority-class baseline; at 5.4k sequences the activity oracles reach
+# Pearson ~0.85 on held-out data and the head ~0.9 accuracy against a 0.71 baseline.
+SMALL_TASK = dict(SMOKE_TASK, n_data=12000)
+SMALL_ORACLE = dict(SMOKE_ORACLE, steps=1000)
 
 
 def _train(cache: Path, name: str, params: dict) -> Path:

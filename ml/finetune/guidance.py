@@ -27,16 +27,37 @@ def draw(logq, x, generator):
     return torch.where(x == MASK, ids, x)
 
 
+def guided_set(steps, guided):
+    """Indices of `guided` evenly spaced steps out of `steps` (all of them when guided is None or >= steps):
+    each reverse step of the linear-in-t schedule unmasks the same expected number of positions, so
+    evenly spaced steps spread the guidance over the sequence."""
+    if guided is None or guided >= steps:
+        return set(range(steps))
+    return {int((j + 0.5) * steps / guided) for j in range(guided)}
+
+
+def plain_log_weights(pretrained, x, m_t, m_s):
+    return torch.log_softmax(mdlm.transition_weights(mdlm.denoise(pretrained, mdlm.onehot(x)), m_t, m_s)
+                             .clamp_min(1e-30).log(), -1)
+
+
 @torch.no_grad()
-def sample_cg(pretrained, oracle, n, length, steps, scale, generator=None, device="cpu"):
+def sample_cg(pretrained, oracle, n, length, steps, scale, generator=None, device="cpu", guided=None):
+    """Classifier guidance; `guided` = how many of the steps are guided (one oracle gradient per sample
+    each), so CG can be run at a given oracle budget without changing the sampler's step count."""
     x = torch.full((n, length), MASK, dtype=torch.long, device=device)
     ts = mdlm.time_grid(steps, device)
+    at = guided_set(steps, guided)
     for i in range(steps):
-        _, logq_g, _ = guided_log_weights(pretrained, oracle, x, mdlm.mask_prob(ts[i]), mdlm.mask_prob(ts[i + 1]), scale)
-        x = draw(logq_g, x, generator)
+        m_t, m_s = mdlm.mask_prob(ts[i]), mdlm.mask_prob(ts[i + 1])
+        if i in at:
+            _, logq, _ = guided_log_weights(pretrained, oracle, x, m_t, m_s, scale)
+        else:
+            logq = plain_log_weights(pretrained, x, m_t, m_s)
+        x = draw(logq, x, generator)
     logp = mdlm.denoise(pretrained, mdlm.onehot(x))
     x = torch.where(x == MASK, logp[..., :MASK].argmax(-1), x)
-    return x, n * steps, n * (steps + 1)
+    return x, n * len(at), n * (steps + 1)
 
 
 def value(pretrained, oracle, x):
@@ -63,8 +84,7 @@ def sample_smc(pretrained, oracle, n, length, steps, alpha, particles, generator
             logq, logq_g, _ = guided_log_weights(pretrained, oracle, x, m_t, m_s, scale)
             calls += N
         else:
-            logq = logq_g = torch.log_softmax(mdlm.transition_weights(mdlm.denoise(pretrained, mdlm.onehot(x)), m_t, m_s)
-                                              .clamp_min(1e-30).log(), -1)
+            logq = logq_g = plain_log_weights(pretrained, x, m_t, m_s)
         evals += N
         x_new = draw(logq_g, x, generator)
         moved = (x == MASK)

@@ -1,7 +1,7 @@
 """Params of the `finetune` kind: DRAKES and the inference-time baselines on the DNA task."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Optional
 
 from pydantic import Field
 
@@ -35,6 +35,9 @@ class Params(CommonParams):
     # baselines
     best_of_n: int = Field(16, ge=1, le=4096, description="Best-of-N: candidates per returned sample (oracle calls = N x n_samples).")
     guidance_scale: float = Field(20.0, ge=0.0, le=1e7, description="CG / TDS: scale of the oracle-gradient guidance.")
+    guided_steps: Optional[int] = Field(
+        None, ge=1, le=1024, description="CG: guide only this many evenly spaced reverse steps (one oracle gradient per "
+                                         "sample each; oracle calls = guided_steps x n_samples); omitted: every step.")
     smc_alpha: float = Field(0.5, gt=0.0, le=100.0, description="SMC / TDS: temperature of the potential exp(v / alpha).")
     particles: int = Field(64, ge=2, le=4096, description="SMC / TDS: particles per resampling group (repo: 64).")
     cfg_w: float = Field(10.0, ge=0.0, le=100.0, description="CFG weight w: (1 + w) cond - w uncond (repo notebook: 10).")

@@ -53,8 +53,10 @@ def run(params, reporter) -> dict:
         x, calls, evals = guidance.sample_best_of_n(pretrained, oracle, p.n_samples, L, p.sampling_steps, p.best_of_n, g, device)
         extra = {"oracle_calls": calls, "model_evals": evals, "best_of_n": p.best_of_n}
     elif p.method == "cg":
-        x, calls, evals = guidance.sample_cg(pretrained, oracle, p.n_samples, L, p.sampling_steps, p.guidance_scale, g, device)
-        extra = {"oracle_calls": calls, "model_evals": evals, "guidance_scale": p.guidance_scale}
+        x, calls, evals = guidance.sample_cg(pretrained, oracle, p.n_samples, L, p.sampling_steps, p.guidance_scale, g, device,
+                                             p.guided_steps)
+        extra = {"oracle_calls": calls, "model_evals": evals, "guidance_scale": p.guidance_scale,
+                 "guided_steps": calls // p.n_samples}
     elif p.method in ("smc", "tds"):
         scale = p.guidance_scale if p.method == "tds" else 0.0
         x, calls, evals = guidance.sample_smc(pretrained, oracle, p.n_samples, L, p.sampling_steps, p.smc_alpha,

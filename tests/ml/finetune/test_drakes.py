@@ -9,6 +9,7 @@ from ml.finetune import run
 from ml.finetune.drakes import sample_relaxed
 from ml.nets.dnaconv import dnaconv
 from ml.reporting import PrintReporter
+from tests.ml.finetune.samples import per_sample, se_of_difference
 
 # CPU-sized DRAKES on the L=32 smoke task: N=32 steps, K=8, 16 trajectories x 60 optimizer steps
 SMOKE_FT = {"sampling_steps": 32, "truncate_steps": 8, "batch_size": 16, "grad_accum": 1, "steps": 60,
@@ -41,19 +42,33 @@ def test_relaxed_trajectory_is_hard_then_soft_with_straight_through_output():
     assert sum(p.grad.abs().sum() for p in net.parameters()) > 0
 
 
-def test_drakes_raises_true_and_eval_activity_over_pretrained(runs):
-    pre, ft = runs["pretrained"][0], runs["drakes"][0]
-    assert ft["reward_ft_median"] > pre["reward_ft_median"] + 0.3
-    assert ft["pred_activity_median"] > pre["pred_activity_median"] + 0.3
-    assert ft["true_activity_median"] > pre["true_activity_median"] + 0.3
-    assert ft["oracle_calls"] == 60 * 16
+@pytest.fixture(scope="module")
+def scores(smoke, runs):
+    return {name: per_sample(smoke, rep.out_dir) for name, (_, rep) in runs.items()}
 
 
-def test_without_kl_the_reward_is_hacked(runs):
-    pre, ft, no_kl = runs["pretrained"][0], runs["drakes"][0], runs["drakes_no_kl"][0]
-    assert no_kl["reward_ft_median"] > ft["reward_ft_median"]
-    assert no_kl["true_activity_median"] < ft["true_activity_median"]
-    assert no_kl["log_likelihood_exact"] < ft["log_likelihood_exact"]
+def z(a, b):
+    """(mean a - mean b) in standard errors of that difference (independent sets of samples)."""
+    return (a.mean() - b.mean()) / se_of_difference(a, b)
+
+
+# The paper's table shape (DRAKES Table 2) on the smoke task; every comparison is a one-sided z-test at 3
+# standard errors on per-sample scores of 128 samples each (measured z in the comments).
+def test_drakes_raises_true_and_eval_activity_over_pretrained_at_close_log_likelihood(runs, scores):
+    pre, ft = scores["pretrained"], scores["drakes"]
+    assert z(ft["reward"], pre["reward"]) > 3        # ~14
+    assert z(ft["eval"], pre["eval"]) > 3            # ~16
+    assert z(ft["true"], pre["true"]) > 3            # ~5.8
+    # "close": the median exact log-likelihood may not fall by more than 2 % (the paper's DRAKES loses 1 %)
+    assert np.median(ft["loglik"]) > np.median(pre["loglik"]) - 0.02 * abs(np.median(pre["loglik"]))
+    assert runs["drakes"][0]["oracle_calls"] == 60 * 16
+
+
+def test_without_kl_the_reward_is_hacked(scores):
+    ft, no_kl = scores["drakes"], scores["drakes_no_kl"]
+    assert z(no_kl["reward"], ft["reward"]) > 3      # the fine-tune oracle likes alpha = 0 more (~18) ...
+    assert z(ft["true"], no_kl["true"]) > 3          # ... but its true activity collapses (~41)
+    assert z(ft["loglik"], no_kl["loglik"]) > 3      # and so does naturalness (~20)
 
 
 def test_drakes_reports_live_metrics_and_saves_a_sampleable_model(runs, tmp_path):
