@@ -9,7 +9,8 @@ from ml.params import ArtifactRef, CommonParams, Strict
 from ml.sample.gmm import DEFAULT_MEANS, DEFAULT_STDS, DEFAULT_WEIGHTS
 
 SAMPLER_NAMES = ("ddim", "dpm_solver_1", "dpm_solver_2", "dpm_solver_3", "dpm_solver_pp_2m", "dpm_solver_pp_3m",
-                 "deis_1", "deis_2", "deis_3", "pndm", "plms", "euler", "heun", "rf_euler")
+                 "deis_1", "deis_2", "deis_3", "pndm", "plms", "euler", "heun", "rf_euler",
+                 "rf_heun")
 
 
 class GmmModel(Strict):

@@ -14,3 +14,22 @@ def rf_euler(model, x, ts, callback=None):
         if callback is not None:
             callback(i, x)
     return x
+
+
+def rf_heun(model, x, ts, orders, callback=None):
+    """Heun's method on dx/dt = v(x, t) (Karras et al. 2022, Algorithm 1 in the flow's own time; the
+    sampler rectified-flow papers report beside Euler, e.g. Lee et al. 2024, "rfpp", sec. 5):
+        x' = x_i + (t_{i+1} - t_i) v_i;  x_{i+1} = x_i + (t_{i+1} - t_i) (v_i + v(x', t_{i+1})) / 2,
+    2 NFE; steps with orders[i] == 1 are Euler steps (the step into t = 0 with final_step="denoise", and a
+    spare NFE of an even budget), as in `heun`.
+    """
+    for i, k in enumerate(orders):
+        dt = ts[i + 1] - ts[i]
+        v = model.velocity(x, ts[i])
+        x_next = lincomb(1.0, x, dt, v)
+        if k == 2:
+            x_next = lincomb(1.0, x, 0.5 * dt, v, 0.5 * dt, model.velocity(x_next, ts[i + 1]))
+        x = x_next
+        if callback is not None:
+            callback(i, x)
+    return x

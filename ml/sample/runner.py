@@ -67,11 +67,11 @@ def solve(model: Model, x_T: torch.Tensor, sampler: str, nfe: int, grid=None, fi
 
 @torch.no_grad()
 def sample_model(model, config: dict, noise: torch.Tensor, sampler: str = "dpm_solver_pp_2m", nfe: int = 10,
-                 grid=None, final_step: str = "denoise") -> torch.Tensor:
+                 grid=None, final_step: str = "denoise", callback=None) -> torch.Tensor:
     """Samples of a trained `net(x, t)` (config: its model.json) from the given starting noise x_T
     (x_T ~ N(0, I) for VP and flow, sigma_max N(0, I) for edm); for `train`'s reflow pairs and evals."""
     m = Model(model, config["prediction"], get_schedule(config["schedule"]))
-    x, _ = solve(m, noise, sampler, nfe, grid=grid, final_step=final_step)
+    x, _ = solve(m, noise, sampler, nfe, grid=grid, final_step=final_step, callback=callback)
     return x
 
 

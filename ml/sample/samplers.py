@@ -1,6 +1,6 @@
 """Sampler names -> solver functions, their default grid, and how an NFE budget is spent.
 
-Default grids follow the papers: DDIM, DPM-Solver++, PNDM/PLMS and rectified flow uniform in t; DPM-Solver
+Default grids follow the papers: DDIM, DPM-Solver++, PNDM/PLMS and rectified flow (Euler, Heun) uniform in t; DPM-Solver
 (-fast) uniform in logSNR; DEIS quadratic in t (its code's ts_order = 2); EDM Euler/Heun Karras rho = 7.
 `deis_r` is the paper's tAB with r (polynomial degree in t, r + 1 points, global order r + 1; r = 0 is DDIM).
 
@@ -19,7 +19,7 @@ from ml.sample.dpm_solver import dpm_solver, fast_orders
 from ml.sample.dpm_solver_pp import dpm_solver_pp_2m, dpm_solver_pp_3m
 from ml.sample.edm import euler, heun
 from ml.sample.pndm import pndm, plms
-from ml.sample.rf import rf_euler
+from ml.sample.rf import rf_euler, rf_heun
 
 
 @dataclass
@@ -109,6 +109,7 @@ SAMPLERS: dict[str, Sampler] = {
     "euler": Sampler(euler, "karras", partial(multistep_plan, order=1)),
     "heun": Sampler(heun, "karras", heun_plan),
     "rf_euler": Sampler(rf_euler, "uniform_t", partial(multistep_plan, order=1), True),
+    "rf_heun": Sampler(rf_heun, "uniform_t", heun_plan, True),
 }
 
 

@@ -26,3 +26,10 @@ def test_noise_form_solvers_start_one_t_eps_below_one(mixture, noise):
     assert info["grid_times"][0] == 1.0 - s.t_eps and torch.isfinite(x).all()
     _, info = solve(Model(mixture.net(s, "flow"), "flow", s), noise.clone(), "rf_euler", 10)
     assert info["grid_times"][0] == 1.0
+
+
+def test_rf_heun_is_second_order_on_the_exact_flow(solver_errors):
+    errs = solver_errors("rf_heun", (21, 51, 101), schedule="flow", grid="uniform_t", final_step="denoise")
+    assert abs(convergence_order(errs) - 2.0) < 0.3, errs
+    euler = solver_errors("rf_euler", (21,), schedule="flow", grid="uniform_t", final_step="denoise")
+    assert errs[21] < euler[21] / 5, (errs, euler)
