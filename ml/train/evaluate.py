@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 from ml.train import metrics
-from ml.train.ode import flow_heun, solve
+from ml.train.ode import solve
 
 EVAL_SEED = 104729
 
@@ -54,10 +54,7 @@ def evaluate(net, cfg, data, p, device, final=False):
 def solver_errors(net, cfg, z, ref_nfe):
     """Per-sample error of each evaluated NFE against a fine solve from the same noise (isolates solver
     error on the learned model, samplers note sec. 4), and the straightness of flows."""
-    if cfg["schedule"] == "flow":
-        ref = flow_heun(net, z, ref_nfe)
-    else:
-        ref = solve(net, cfg, z, ref_nfe)
+    ref = solve(net, cfg, z, ref_nfe, "heun" if cfg["schedule"] == "flow" else "auto")
     out = {f"err_nfe{nfe}": metrics.rms_error(solve(net, cfg, z, nfe), ref) for nfe in eval_nfes(cfg)}
     if cfg["schedule"] == "flow":
         out["straightness"] = metrics.straightness(net, z)

@@ -11,7 +11,7 @@ import math
 import torch
 
 from ml.train import flow, slimflow, vp
-from ml.train.ode import flow_heun, solve
+from ml.train.ode import solve
 
 VP_PREDICTION = {"vp_eps": "eps", "vp_x0": "x0", "vp_v": "v"}
 FLOW_OBJECTIVES = ("rectified_flow", "reflow", "distill", "slimflow")
@@ -50,11 +50,8 @@ def teacher_pairs(teacher, tcfg, p, data_shape, device):
     z = torch.randn(p.reflow_pairs, *data_shape, generator=g, device=device)
     out = []
     for chunk in z.split(1024):
-        if tcfg["schedule"] == "flow" and p.teacher_sampler in ("auto", "heun"):
-            out.append(flow_heun(teacher, chunk, p.teacher_nfe))
-        else:
-            sampler = "auto" if p.teacher_sampler == "auto" else p.teacher_sampler
-            out.append(solve(teacher, tcfg, chunk, p.teacher_nfe, sampler))
+        sampler = "heun" if tcfg["schedule"] == "flow" and p.teacher_sampler == "auto" else p.teacher_sampler
+        out.append(solve(teacher, tcfg, chunk, p.teacher_nfe, sampler))
     return z, torch.cat(out)
 
 

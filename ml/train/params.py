@@ -8,6 +8,9 @@ from pydantic import Field
 from ml.data.toys import GMM_PRESET
 from ml.dna.params import DnaTask
 from ml.params import ArtifactRef, CommonParams, Strict
+from ml.sample.params import SAMPLER_NAMES
+
+TeacherSampler = Literal[("auto",) + SAMPLER_NAMES]  # on a flow, euler/heun mean rf_euler/rf_heun
 
 
 class GmmData(Strict):
@@ -80,8 +83,9 @@ class Params(CommonParams):
     distill_steps: int = Field(1, ge=1, le=64, description="k of k-step distillation (the student's NFE).")
     reflow_pairs: int = Field(4096, ge=16, le=1_000_000, description="(noise, teacher output) pairs generated.")
     teacher_nfe: int = Field(64, ge=1, le=2000, description="Teacher ODE evaluations per pair.")
-    teacher_sampler: str = Field("auto", max_length=40,
-                                 description="Sampler for teacher pairs: auto = Heun for flows, DPM-Solver++(2M) for VP.")
+    teacher_sampler: TeacherSampler = Field(
+        "auto", description="Sampler for teacher pairs (the `sample` kind's names): auto = Heun for flows, "
+                            "DPM-Solver++(2M) for VP.")
     slimflow_anneal: float = Field(0.5, ge=0, le=1,
                                    description="slimflow: fraction of steps of annealing reflow before distillation.")
     slimflow_guidance: float = Field(1.0, ge=0, le=100, description="slimflow: weight of the flow-guided term.")
