@@ -22,12 +22,16 @@ def sliced_wasserstein(x, y, generator, n_proj=256):
 
 
 def _classifier():
-    return nn.Sequential(nn.Flatten(), nn.Linear(64, 128), nn.SiLU(), nn.Linear(128, 64), nn.SiLU(), nn.Linear(64, 10))
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))
 
 
 @lru_cache(maxsize=1)
 def digits_classifier():
-    """64-128-64-10 MLP fitted on the held-out half only (full batch AdamW, fixed seed, CPU, ~1 s)."""
+    """The samplers note's evaluator (sec. 4): a 64-128-64-10 MLP fitted on the held-out half only; Adam 1e-3,
+    batch 64, 80 epochs, fixed seed, CPU, ~1 s. It reproduces the note's protocol figures (accuracy 0.970 on
+    the generators' half vs 0.974, real confidence 0.980 vs 0.985, floor 0.82 vs 0.84), so our FD reads on
+    the prototype's scale. (Features grow with training: 200 epochs give a floor of 1.18, so FD is only
+    comparable at a fixed recipe, never across evaluators.)"""
     from ml.data.digits import digits_half
 
     x, y = digits_half(1)
@@ -36,16 +40,16 @@ def digits_classifier():
         return _fit(_classifier(), x, y)
 
 
-def _fit(clf, x, y):
-    opt = torch.optim.AdamW(clf.parameters(), lr=3e-3, weight_decay=1e-3)
+def _fit(clf, x, y, epochs=80, batch=64):
+    opt = torch.optim.Adam(clf.parameters(), lr=1e-3)
     g = torch.Generator().manual_seed(0)
-    for _ in range(400):
-        # light pixel noise: the generators' samples are not exactly on the data grid
-        xn = x + 0.05 * torch.randn(x.shape, generator=g)
-        loss = nn.functional.cross_entropy(clf(xn), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    for _ in range(epochs):
+        perm = torch.randperm(len(x), generator=g)
+        for idx in perm.split(batch):
+            loss = nn.functional.cross_entropy(clf(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
     return clf.eval()
 
 
@@ -59,13 +63,17 @@ def digits_features(x):
 
 
 def digits_report(samples):
-    """FD to the held-out half, its real-vs-real floor, mean confidence and class histogram."""
+    """FD to the held-out half, mean confidence and class histogram of the raw ODE output (as the samplers note
+    measured), and beside it the FD of the samples clipped to the data range [-1, 1], as an image is shown. On
+    our models clipping costs FD (e.g. 3.9 raw vs 5.5 clipped at 10 NFE): the background pixels sit at -1,
+    and clipping removes only the noise below it, which biases the features' mean."""
     from ml.data.digits import digits_half
 
-    f_gen, probs = digits_features(samples)
     f_held, _ = digits_features(digits_half(1)[0])
+    f_gen, probs = digits_features(samples)
     return {
         "fd": frechet_distance(f_gen, f_held),
+        "fd_clipped": frechet_distance(digits_features(samples.clamp(-1, 1))[0], f_held),
         "confidence": float(probs.max(1).values.mean()),
         "class_hist": torch.bincount(probs.argmax(1), minlength=10).tolist(),
     }
@@ -81,11 +89,11 @@ def digits_fd_floor():
 @torch.no_grad()
 def straightness(net, z, n_steps=50):
     """Liu et al. eq. 4, Euler path with n_steps; per coordinate, so 2-D and 64-D read alike."""
-    from ml.train.ode import flow_euler
+    from ml.train.ode import flow_path
 
-    x_end, path = flow_euler(net, z, n_steps, return_path=True)
+    x_end, velocities = flow_path(net, z, n_steps)
     direction = z - x_end  # v = z - x0 in our convention
-    return float(sum((direction - v).flatten(1).pow(2).mean(1).mean() for _, _, v in path) / len(path))
+    return float(sum((direction - v).flatten(1).pow(2).mean(1).mean() for v in velocities) / len(velocities))
 
 
 def rms_error(x, ref):
