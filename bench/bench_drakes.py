@@ -26,8 +26,15 @@ Configs:
 - "standard" : the default task (L=200, 6 motifs), MDLM width 64 x 10 layers (3k steps), oracles width 64
                (2k steps), N=64 steps, K=25, 640 samples, budgets 2.5k / 10k / 41k calls, one seed; sized
                for a GPU (bench/gpu_drakes.py; not run yet).
-Usage: python bench/bench_drakes.py [small|standard] [--sweep]
-(writes bench/results/drakes.json; --sweep: alpha x K at the middle budget, drakes_sweep.json + .png)
+Usage: python bench/bench_drakes.py [small|standard] [--table | --sweep | --hacking | --frontier] [--alpha=A]
+- no flag (as `make bench` runs it): all four below; every job is cached, so a rerun only fills gaps.
+- --table: every method at every budget, bench/results/drakes.json.
+- --sweep: alpha x K at the smallest budget, drakes_sweep.json + .png.
+- --hacking: DRAKES with and without KL trained 2x past the largest budget, the eval metrics every 1/16 of
+  it: where the fine-tune oracle's reward and the truth part ways; drakes_hacking.json + .png.
+- --frontier: DRAKES at 2x and 4x alpha at every budget beside best-of-N (from drakes.json),
+  drakes_frontier.json. With --alpha=A, --hacking / --frontier run only that alpha (two processes can share
+  the work; a plain run afterwards assembles the file from the cache).
 """
 from __future__ import annotations
 
@@ -114,18 +121,95 @@ def mean_row(method, runs, budget=None):
 
 
 def plot_sweep(rows, path):
-    """The alpha / K trade-off: true activity against exact log-likelihood, one point per job."""
+    """The alpha / K trade-off: true activity against each naturalness measure, one point per job. (K = 1
+    points coincide for every alpha: the repo's KL estimator is exactly 0 when the step's input is hard.)"""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for r in rows:
-        a, k = r["method"].split("_alpha")[1].split("_K")
-        ax.scatter(r["log_likelihood_exact"], r["true_activity_median"], s=20 + 4 * int(k), label=r["method"])
-        ax.annotate(f"a={a},K={k}", (r["log_likelihood_exact"], r["true_activity_median"]), fontsize=7)
-    ax.set_xlabel("median exact log-likelihood (generator)")
-    ax.set_ylabel("median true activity")
-    ax.set_title("DRAKES: alpha / K trade-off")
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for ax, (key, label) in zip(axes, [("kmer_corr", "3-mer correlation with top natural sequences"),
+                                       ("log_likelihood_exact", "median exact log-likelihood (generator)")]):
+        for r in rows:
+            a, k = r["method"].split("_alpha")[1].split("_K")
+            ax.scatter(r[key], r["true_activity_median"], s=20 + 4 * int(k))
+            ax.annotate(f"a={a},K={k}", (r[key], r["true_activity_median"]), fontsize=7)
+        ax.set_xlabel(label)
+    axes[0].set_ylabel("median true activity")
+    fig.suptitle("DRAKES: alpha / K trade-off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    print(f"wrote {path}")
+
+
+def frontier(name, c, job, only=()):
+    """DRAKES at larger alpha at every budget, against best-of-N at the same budget (from drakes.json): does
+    DRAKES still win on true activity once its 3-mer naturalness is held at best-of-N's?"""
+    ft, out = c["ft"], ROOT / "bench" / "results"
+    table = json.loads((out / "drakes.json").read_text())["budget_table"]
+    rows = [r for r in table if r["method"] in ("best_of_n", "drakes")]
+    for alpha in only or (2 * ft["alpha"], 4 * ft["alpha"]):
+        for budget in c["budgets"]:
+            res = job(f"frontier_a{alpha}_B{budget}", dict(at_budget("drakes", budget, ft), alpha=alpha))
+            rows.append(dict(mean_row(f"drakes_alpha{alpha}", [res], budget), alpha=alpha))
+    if only:
+        return rows
+    rows.sort(key=lambda r: (r["budget"], r["method"]))
+    print_table(rows, ["method", "budget", "true_activity_median", "kmer_corr", "log_likelihood_exact", "diversity"])
+    (out / "drakes_frontier.json").write_text(json.dumps({"config": name, "rows": rows}, indent=2))
+    return rows
+
+
+def hacking(name, c, job, only=()):
+    """Reward hacking over training time: one long run per alpha, 128 fresh samples scored every 1/16 of it.
+    `only`: run just these alphas (two processes can share the work; a last plain run assembles the table)."""
+    ft = c["ft"]
+    steps = 2 * c["budgets"][-1] // (ft["batch_size"] * ft["grad_accum"])
+    every = steps // 16
+    curves = {}
+    for alpha in only or (ft["alpha"], 0.0):
+        label = f"hacking_a{alpha}"
+        res = job(label, {"method": "drakes", "alpha": alpha, "steps": steps, "eval_every": every, "eval_samples": 128})
+        events = json.loads((ROOT / "bench" / "results" / f"drakes_{name}_runs" / f"{label}_s0" / "curve.json").read_text())
+        # per-step training metrics as means over each evaluation window (the file stays small)
+        for key in ("reward", "kl", "grad_norm"):
+            per_step = events[key]
+            events[key] = {str(w): float(np.mean([v for st, v in per_step.items() if w <= int(st) < w + every]))
+                           for w in range(0, steps, every)}
+        curves[str(alpha)] = events
+    if only:
+        return curves
+    out = ROOT / "bench" / "results"
+    keys = ("reward", "eval/pred_activity_median", "eval/true_activity_median", "eval/kmer_corr",
+            "eval/log_likelihood_exact", "eval/diversity")
+    print(f"{'alpha':>6} {'step':>6} " + " ".join(f"{k.split('/')[-1][:14]:>14}" for k in keys))
+    for alpha, curve in curves.items():
+        for step in sorted({int(s) for s in curve["eval/true_activity_median"]}, key=int):
+            window = str(max(0, step + 1 - every))  # training reward: the window that ends at this evaluation
+            print(f"{alpha:>6} {step:>6} " + " ".join(
+                f"{curve[k].get(window if k == 'reward' else str(step), float('nan')):14.3f}" for k in keys))
+    plot_hacking(curves, every, out / "drakes_hacking.png")
+    (out / "drakes_hacking.json").write_text(json.dumps({"config": name, "steps": steps, "eval_every": every,
+                                                         "oracle_calls": steps * ft["batch_size"] * ft["grad_accum"],
+                                                         "curves": curves}, indent=2))
+    return curves
+
+
+def plot_hacking(curves, every, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 4, figsize=(15, 3.6))
+    for alpha, curve in curves.items():
+        for ax, (key, title) in zip(axes, [("reward", "fine-tune oracle reward (training batches)"),
+                                           ("eval/true_activity_median", "median true activity"),
+                                           ("eval/kmer_corr", "3-mer correlation (naturalness)"),
+                                           ("eval/log_likelihood_exact", "median exact log-likelihood")]):
+            shift = every / 2 if key == "reward" else 0  # a window mean sits mid-window
+            pts = sorted((int(s) + shift, v) for s, v in curve[key].items())
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], label=f"alpha={alpha}")
+            ax.set_title(title, fontsize=9)
+            ax.set_xlabel("optimizer step")
+    axes[0].legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     print(f"wrote {path}")
@@ -171,26 +255,50 @@ def main(argv=None):
         if cached.exists() and json.loads(cached.read_text()).get("params") == params:
             res = json.loads(cached.read_text())
         else:
-            res = dict(run(params, PrintReporter(folder, quiet_progress=True, stream=open("/dev/null", "w"))),
-                       seed=seed, params=params)
+            rep = PrintReporter(folder, quiet_progress=True, stream=open("/dev/null", "w"))
+            res = dict(run(params, rep), seed=seed, params=params)
+            curve = {}
+            for e in rep.events:
+                if e["type"] == "metric":
+                    curve.setdefault(e["data"]["name"], {})[str(e["data"]["step"])] = e["data"]["value"]
+            (folder / "curve.json").write_text(json.dumps(curve))
             cached.write_text(json.dumps(res))
         print(f"{label:>24} seed {seed} " + " ".join(f"{k.split('_')[0][:6]}={fmt(res.get(k))}" for k in KEYS[:-2]),
               flush=True)
         return res
 
+    only = [float(a.split("=", 1)[1]) for a in argv if a.startswith("--alpha=")]
+    if "--frontier" in argv:
+        return frontier(name, c, job, only)
+    if "--hacking" in argv:
+        return hacking(name, c, job, only)
     if "--sweep" in argv:
-        mid = c["budgets"][1]
-        K = ft["truncate_steps"]
-        rows = [dict(mean_row(f"drakes_alpha{a}_K{k}", [job(f"sweep_a{a}_K{k}", dict(at_budget("drakes", mid, ft),
-                                                                                        alpha=a, truncate_steps=k))]),
-                     budget=mid)
-                for a in (0.0, ft["alpha"] / 2.5, ft["alpha"], 4 * ft["alpha"]) for k in (1, K // 2, K)]
-        print_table(rows, ["method", "true_activity_median", "log_likelihood_exact", "kmer_corr", "reward_ft_median"])
-        plot_sweep(rows, out / "drakes_sweep.png")
-        (out / "drakes_sweep.json").write_text(json.dumps({"config": name, "device": device, "budget": mid,
-                                                           "rows": rows}, indent=2))
-        return rows
+        return sweep(name, c, job, device)
+    rows = main_table(name, c, art, job, device, t0)
+    if "--table" not in argv:  # `make bench`: everything; each job is cached, so a rerun only fills gaps
+        sweep(name, c, job, device)
+        frontier(name, c, job)
+        hacking(name, c, job)
+    return rows
 
+
+def sweep(name, c, job, device):
+    ft, out = c["ft"], ROOT / "bench" / "results"
+    low = c["budgets"][0]
+    K = ft["truncate_steps"]
+    rows = [dict(mean_row(f"drakes_alpha{a}_K{k}", [job(f"sweep_a{a}_K{k}", dict(at_budget("drakes", low, ft),
+                                                                                    alpha=a, truncate_steps=k))]),
+                 budget=low)
+            for a in (0.0, ft["alpha"] / 2.5, ft["alpha"], 4 * ft["alpha"]) for k in (1, K // 2, K)]
+    print_table(rows, ["method", "true_activity_median", "log_likelihood_exact", "kmer_corr", "reward_ft_median"])
+    plot_sweep(rows, out / "drakes_sweep.png")
+    (out / "drakes_sweep.json").write_text(json.dumps({"config": name, "device": device, "budget": low,
+                                                       "rows": rows}, indent=2))
+    return rows
+
+
+def main_table(name, c, art, job, device, t0):
+    ft, out = c["ft"], ROOT / "bench" / "results"
     fixed = {m: mean_row(m, [job(m, kw)]) for m, kw in FIXED.items()}
     table, cg_grid = [], []
     for budget in c["budgets"]:
