@@ -55,19 +55,21 @@ def run():
     # each figure: the median over the repeats (a 2-core VM has slow minutes; all repeats are kept)
     dispatch = {k: median(r["dispatch_ms"][k] for r in repeats) for k in ("p50", "p90", "p99")}
     post = {k: median(r["dispatch_ms"]["post_answer_ms"][k] for r in repeats) for k in ("p50", "p99")}
+    after = {k: median(r["dispatch_ms"]["after_answer_ms"][k] for r in repeats) for k in ("p50", "p99")}
     events = {kind: {k: median(r["event_ms"][kind][k] for r in repeats) for k in ("p50", "p90", "p99")}
               for kind in ("log", "metric")}
     ratio = median(r["list"]["ratio"] for r in repeats)
     rows = [
         {"measure": "dispatch POST->running (ms)", **dispatch, "goal": "p50<20, p99<60"},
-        {"measure": "  of which POST answered (ms)", **post, "goal": ""},
+        {"measure": "  POST answered (ms)", **post, "goal": ""},
+        {"measure": "  running, read after answer (ms)", **after, "goal": ""},
         {"measure": "event log Reporter->ws (ms)", **events["log"], "goal": "p99<5"},
         {"measure": "event metric Reporter->ws (ms)", **events["metric"], "goal": "batched per flush"},
         {"measure": "GET /api/jobs/ vs bare view", "p50": ratio, "goal": ">=0.5"},
     ]
     print(table(rows, ["measure", "p50", "p90", "p99", "goal"]))
     print(f"medians over {REPEATS} repeats; each repeat's figures are in the JSON file")
-    save("platform", {"repeats": repeats, "dispatch_ms": {**dispatch, "post_answer_ms": post}, "event_ms": events,
+    save("platform", {"repeats": repeats, "dispatch_ms": {**dispatch, "post_answer_ms": post, "after_answer_ms": after}, "event_ms": events,
                       "list": {"ratio": ratio}, "rows": rows})
 
 
@@ -76,10 +78,31 @@ def median(values) -> float:
 
 
 def measure_dispatch(url, token, ws_connect, ws_read, httpx):
+    """The socket is read by its own thread, as a dashboard reads it beside its POST: `running` is timed when
+    it arrives, which can be before the POST's answer (the task is published at commit, before the answer is
+    written). `after_answer_ms` is the figure a client that reads the socket only after the answer sees."""
+    import threading
+
     http = httpx.Client(base_url=url, headers={"Authorization": f"Token {token}"}, timeout=60)
     params = {"nfe": 1, "n_samples": 1, "sampler": "ddim"}
-    lat, post, busy = [], [], []
+    arrivals, cond = {}, threading.Condition()
+
+    def read(conn):
+        while True:
+            try:
+                ev = ws_read(conn, 300)
+            except Exception:  # closed at the end of the measurement
+                return
+            now = time.perf_counter()
+            if ev.get("type") == "status":
+                with cond:
+                    arrivals.setdefault(ev["job"], {}).setdefault(ev["data"]["status"], now)
+                    cond.notify_all()
+
+    lat, post, after, busy = [], [], [], []
     with ws_connect(url, "/ws/jobs/", token=token) as conn:
+        reader = threading.Thread(target=read, args=(conn,), daemon=True)
+        reader.start()
         start = time.perf_counter()
         for i in range(DISPATCH_RUNS + 3):
             # one job per slot: the worker has finished the last one (its ack, its child's clean-up)
@@ -89,23 +112,19 @@ def measure_dispatch(url, token, ws_connect, ws_read, httpx):
                 time.sleep(delay)
             t0 = time.perf_counter()
             job_id = http.post("/api/jobs/", json={"kind": "sample", "params": params}).json()["id"]
-            answered = time.perf_counter() - t0
-            running = None
-            while True:
-                ev = ws_read(conn, 60)
-                if ev.get("job") != job_id or ev["type"] != "status":
-                    continue
-                if ev["data"]["status"] == "running" and running is None:
-                    running = time.perf_counter() - t0
-                if ev["data"]["status"] in ("succeeded", "failed", "cancelled"):
-                    break
+            answered = time.perf_counter()
+            with cond:
+                done = cond.wait_for(lambda: {"succeeded", "failed", "cancelled"} & set(arrivals.get(job_id, ())), 60)
+            assert done, f"job {job_id} did not finish"
             if i >= 3:  # the first jobs warm the worker's child process
-                lat.append(running * 1000)
-                post.append(answered * 1000)
+                running = arrivals[job_id]["running"]
+                lat.append((running - t0) * 1000)
+                post.append((answered - t0) * 1000)
+                after.append((max(running, answered) - t0) * 1000)
                 busy.append(time.perf_counter() - t0)
-    # the POST's own answer time is part of the dispatch figure: the socket is read after it
     return {"p50": pct(lat, 50), "p90": pct(lat, 90), "p99": pct(lat, 99), "n": len(lat),
             "post_answer_ms": {"p50": pct(post, 50), "p99": pct(post, 99)},
+            "after_answer_ms": {"p50": pct(after, 50), "p99": pct(after, 99)},
             "job_to_final_status_ms": {"p50": pct(busy, 50) * 1000, "max": max(busy) * 1000},
             "slot_ms": DISPATCH_PERIOD * 1000}
 
