@@ -22,7 +22,7 @@ at lr 2e-3 (chosen among 1e-3, 2e-3, 3e-3 in short runs).
 
 Configs:
 - "small"    : L=32 smoke task with 12k labelled sequences (ml.dna.smoke.SMALL_TASK), width-32 nets,
-               budgets 1k / 4k / 16k oracle calls, 256 samples per method; ~2 CPU-hours.
+               budgets 1k / 4k / 16k oracle calls, 256 samples per method; ~2 CPU-hours for the table, ~1 more for the rest.
 - "standard" : the default task (L=200, 6 motifs), MDLM width 64 x 10 layers (3k steps), oracles width 64
                (2k steps), N=64 steps, K=25, 640 samples, budgets 2.5k / 10k / 41k calls, one seed; sized
                for a GPU (bench/gpu_drakes.py; not run yet).
