@@ -9,15 +9,20 @@ import torch
 
 def frechet_distance(a, b) -> float:
     """Frechet distance between Gaussian fits of two sample sets (Heusel et al. 2017, eq. 6):
-    |mu_a - mu_b|^2 + tr(C_a + C_b - 2 (C_a C_b)^(1/2)). Rows are samples; features are flattened."""
-    from scipy import linalg
+    |mu_a - mu_b|^2 + tr(C_a + C_b - 2 (C_a C_b)^(1/2)). Rows are samples; features are flattened.
 
+    tr((C_a C_b)^(1/2)) is the sum of the square roots of the eigenvalues of C_a C_b, which are those of
+    the symmetric S C_b S with S = C_a^(1/2): two symmetric eigendecompositions instead of a general
+    matrix square root, exact and quiet when the covariances are singular (dead ReLU features, fewer
+    samples than features), where scipy's sqrtm warns and can return complex noise."""
     a = np.asarray(torch.as_tensor(a).detach().cpu().double()).reshape(len(a), -1)
     b = np.asarray(torch.as_tensor(b).detach().cpu().double()).reshape(len(b), -1)
     mu_a, mu_b = a.mean(0), b.mean(0)
     ca, cb = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
-    covmean = np.real(linalg.sqrtm(ca @ cb))
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(ca + cb - 2 * covmean))
+    w, v = np.linalg.eigh(ca)
+    s = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    tr_covmean = np.sqrt(np.clip(np.linalg.eigvalsh(s @ cb @ s), 0, None)).sum()
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(ca) + np.trace(cb) - 2 * tr_covmean)
 
 
 def sliced_w2(a, b, n_proj: int = 256, seed: int = 0, generator: torch.Generator | None = None) -> float:

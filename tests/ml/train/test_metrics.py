@@ -65,3 +65,23 @@ def test_digits_evaluator_follows_the_prototype_protocol_and_ranks_by_damage():
     rep = digits_report(x0 * 3)  # far outside [-1, 1]: only the raw FD sees it
     assert rep["fd_clipped"] < rep["fd"]
     assert sum(digits_report(x0)["class_hist"]) == len(x0)
+
+
+def test_frechet_distance_equals_the_matrix_square_root_form_and_stays_quiet_when_singular():
+    import warnings
+
+    from scipy import linalg
+
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((400, 6)) @ rng.standard_normal((6, 6))
+    b = 1.3 * rng.standard_normal((400, 6)) + 0.2
+    ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    ref = ((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(ca + cb - 2 * np.real(linalg.sqrtm(ca @ cb)))
+    assert math.isclose(frechet_distance(a, b), ref, rel_tol=1e-9)
+    # 20 samples of 64 features: both covariances have rank 19; FD of a set with itself is still 0, up to
+    # the square roots of the 45 zero eigenvalues' round-off (~1e-15 each -> ~3e-8): 1e-6 of the trace (~64)
+    few = rng.standard_normal((20, 64))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert abs(frechet_distance(few, few)) < 1e-6 * np.trace(np.cov(few, rowvar=False))
+        assert np.isfinite(frechet_distance(few, rng.standard_normal((20, 64))))
