@@ -1,7 +1,9 @@
 """Side-by-side tables for the Compare page: params diffed, results lined up."""
 from __future__ import annotations
 
-MIN_JOBS, MAX_JOBS = 2, 6
+import math
+
+MIN_JOBS, MAX_JOBS = 2, 16  # 16: an alpha x K sweep of 12 fine-tunes fits
 
 
 def parse_ids(values):
@@ -44,6 +46,12 @@ def _rows(dicts):
         differs = any(v != values[0] for v in values[1:])
         rows.append({"key": key, "values": values, "differs": differs})
     return rows
+
+
+def numeric_results(jobs):
+    """{job id: {flattened result key: number}} for the trade-off scatter (booleans are not numbers)."""
+    return {j.id: {k: v for k, v in flatten(j.result or {}).items()
+                   if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)} for j in jobs}
 
 
 def compare_rows(jobs):

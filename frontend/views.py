@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET
 from jobs.access import jobs_for
 from jobs.models import Job
 
-from .compare import compare_rows, parse_ids
+from .compare import compare_rows, numeric_results, parse_ids
 
 STATUSES = list(Job.Status.values)
 PAGE_SIZE = 25
@@ -105,7 +105,8 @@ def compare(request):
     return render(request, "frontend/compare.html", {
         "jobs": jobs, "problem": problem, "kind": kind, "kinds": _kinds(mine), "picking": picking,
         "candidates": candidates, "selected": set(ids), "params_rows": params_rows, "result_rows": result_rows,
-        "nav": "compare", "boot": {"ids": [j.id for j in jobs] if not picking else []},
+        "nav": "compare", "boot": {"ids": [j.id for j in jobs] if not picking else [],
+                                   "results": numeric_results(jobs) if jobs and not picking else {}},
     })
 
 

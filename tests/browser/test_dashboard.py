@@ -216,6 +216,26 @@ def test_compare_overlays_the_curves_of_the_chosen_jobs(new_page, user):
     expect(error.locator(".u-legend")).to_contain_text("across jobs")
     expect(page.locator("tr.differs th", has_text="nfe")).to_be_visible()
     expect(page.get_by_role("row", name=re.compile("exact_rmse"))).to_contain_text("0.2")
+    expect(page.locator("#tradeoff")).to_be_hidden()  # one numeric result: nothing to plot it against
+
+
+def test_compare_plots_a_sweeps_trade_off_one_point_per_job(new_page, user):
+    jobs = [Job.objects.create(owner=user, kind="finetune", status="succeeded", name=f"a={a}",
+                               params={"method": "drakes", "alpha": a},
+                               result={"true_activity_median": t, "kmer_corr": k, "method": "drakes"})
+            for a, t, k in [(0.0, 2.0, 0.3), (0.01, 1.9, 0.8), (0.1, 0.5, 0.9)]]
+    jobs.append(Job.objects.create(owner=user, kind="finetune", status="failed", params={"alpha": 1.0}, result={}))
+    page = new_page(user)
+    page.goto("/compare/?" + "&".join(f"ids={j.id}" for j in jobs))
+    chart = page.locator("#tradeoff-chart .chart")
+    # the DRAKES pair is the default; the failed job has no results, so no point
+    expect(page.locator("#tradeoff-x")).to_have_value("kmer_corr")
+    expect(page.locator("#tradeoff-y")).to_have_value("true_activity_median")
+    expect(chart).to_have_attribute("data-points", "3")
+    expect(chart.locator("canvas")).to_be_visible()
+    expect(chart).to_contain_text(f"#{jobs[0].id} (0.3000, 2) · #{jobs[1].id} (0.8000, 1.900)")
+    page.locator("#tradeoff-x").select_option("true_activity_median")
+    expect(chart.locator("figcaption")).to_have_text("true_activity_median against true_activity_median")
 
 
 @pytest.mark.worker

@@ -10,8 +10,8 @@ def test_parse_ids_accepts_repeated_and_comma_separated_ids_in_order():
 
 
 def test_parse_ids_refuses_too_few_too_many_and_garbage():
-    assert parse_ids(["1"])[1] == "Choose 2 to 6 jobs (got 1)."
-    assert parse_ids([",".join(str(i) for i in range(1, 8))])[1] == "Choose 2 to 6 jobs (got 7)."
+    assert parse_ids(["1"])[1] == "Choose 2 to 16 jobs (got 1)."
+    assert parse_ids([",".join(str(i) for i in range(1, 18))])[1] == "Choose 2 to 16 jobs (got 17)."
     assert parse_ids(["1,x"]) == ([], "Not a job id: 'x'.")
 
 

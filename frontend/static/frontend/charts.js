@@ -123,3 +123,35 @@ export function scatterPlot(container, xs, ys, label = "samples") {
       points: { show: true, size: 3, width: 0, fill: PALETTE[0] } }],
   }, [sx, sy], container);
 }
+
+/** Compare's trade-off: one marker per job at (xKey, yKey) of its results, each job named beside. */
+export function tradeoffPlot(container, points, xKey, yKey) {
+  container.replaceChildren();
+  const box = document.createElement("figure");
+  box.className = "chart";
+  box.dataset.points = String(points.length);
+  const cap = document.createElement("figcaption");
+  cap.textContent = `${yKey} against ${xKey}`;
+  box.append(cap);
+  container.append(box);
+  if (points.length) {
+    new uPlot({
+      width: width(container), height: 260,
+      scales: { x: { time: false } },
+      legend: { show: true },
+      series: [{ label: xKey }, { label: yKey, stroke: PALETTE[0], paths: () => null,
+        points: { show: true, size: 7, fill: PALETTE[0] } }],
+      axes: [{ label: xKey }, { label: yKey }],
+    }, [points.map((p) => p.x), points.map((p) => p.y)], box);
+  }
+  const list = document.createElement("p");
+  list.className = "note";
+  list.textContent = points.length
+    ? points.map((p) => `#${p.id} (${fmt(p.x)}, ${fmt(p.y)})`).join(" · ")
+    : "No job has both values.";
+  box.append(list);
+}
+
+function fmt(v) {
+  return Number.isInteger(v) ? String(v) : v.toPrecision(4);
+}

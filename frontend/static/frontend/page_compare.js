@@ -1,8 +1,10 @@
-// Compare: metric curves of the chosen jobs overlaid (params and results are server-rendered).
+// Compare: metric curves of the chosen jobs overlaid, and a trade-off scatter of two results
+// (params and result tables are server-rendered).
 import { api, apiAll, bootData } from "./api.js";
-import { overlayCharts } from "./charts.js";
+import { overlayCharts, tradeoffPlot } from "./charts.js";
+import { defaultAxes, numericKeys, tradeoffPoints } from "./tradeoff.js";
 
-const { ids } = bootData();
+const { ids, results } = bootData();
 const container = document.getElementById("charts");
 
 async function metricsOf(id) {
@@ -27,4 +29,23 @@ async function load() {
   if (!overlayCharts(container, runs)) container.textContent = "These jobs reported no metrics.";
 }
 
+function tradeoff() {
+  const section = document.getElementById("tradeoff");
+  const keys = numericKeys(results ?? {});
+  if (!section || keys.length < 2) return;
+  section.hidden = false;
+  const [xSel, ySel] = ["tradeoff-x", "tradeoff-y"].map((id) => document.getElementById(id));
+  const [x0, y0] = defaultAxes(keys);
+  for (const [sel, chosen] of [[xSel, x0], [ySel, y0]]) {
+    sel.replaceChildren(...keys.map((k) => new Option(k, k, false, k === chosen)));
+    sel.addEventListener("change", draw);
+  }
+  function draw() {
+    tradeoffPlot(document.getElementById("tradeoff-chart"), tradeoffPoints(results, xSel.value, ySel.value),
+      xSel.value, ySel.value);
+  }
+  draw();
+}
+
+tradeoff();
 load();
