@@ -233,7 +233,7 @@ def test_compare_plots_a_sweeps_trade_off_one_point_per_job(new_page, user):
     expect(page.locator("#tradeoff-y")).to_have_value("true_activity_median")
     expect(chart).to_have_attribute("data-points", "3")
     expect(chart.locator("canvas")).to_be_visible()
-    expect(chart).to_contain_text(f"#{jobs[0].id} (0.3000, 2) · #{jobs[1].id} (0.8000, 1.900)")
+    expect(chart).to_contain_text(f"#{jobs[0].id} (0.3, 2) · #{jobs[1].id} (0.8, 1.9)")
     page.locator("#tradeoff-x").select_option("true_activity_median")
     expect(chart.locator("figcaption")).to_have_text("true_activity_median against true_activity_median")
 

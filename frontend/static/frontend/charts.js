@@ -1,9 +1,21 @@
 // uPlot glue: one line chart per metric name (step on x), overlays for Compare, a scatter for
 // 2-D samples. All drawing is uPlot's; this file only shapes data and options.
 import uPlot from "uplot";
+import { formatValue } from "./format.js";
 import { overlayData, metricNames } from "./overlay.js";
 
 const PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2"];
+
+/** A captioned <figure class="chart"> appended to `container`: the box every chart here draws in. */
+function chartBox(container, caption) {
+  const box = document.createElement("figure");
+  box.className = "chart";
+  const cap = document.createElement("figcaption");
+  cap.textContent = caption;
+  box.append(cap);
+  container.append(box);
+  return box;
+}
 
 // Two charts side by side on a wide screen, one per row on a narrow one.
 function width(el) {
@@ -25,13 +37,8 @@ export class MetricCharts {
     let c = this.charts.get(name);
     if (!c) {
       if (this.charts.size === 0) this.onFirst?.();
-      const box = document.createElement("figure");
-      box.className = "chart";
+      const box = chartBox(this.container, name);
       box.dataset.metric = name;
-      const cap = document.createElement("figcaption");
-      cap.textContent = name;
-      box.append(cap);
-      this.container.append(box);
       c = { box, xs: [], ys: [], plot: null };
       this.charts.set(name, c);
     }
@@ -76,14 +83,9 @@ export function overlayCharts(container, runs) {
   const names = metricNames(runs);
   for (const name of names) {
     const { steps, series } = overlayData(runs, name);
-    const box = document.createElement("figure");
-    box.className = "chart";
+    const box = chartBox(container, name);
     box.dataset.metric = name;
     box.dataset.points = String(steps.length);
-    const cap = document.createElement("figcaption");
-    cap.textContent = name;
-    box.append(cap);
-    container.append(box);
     new uPlot({
       width: width(container), height: 220,
       scales: { x: { time: false } },
@@ -127,13 +129,8 @@ export function scatterPlot(container, xs, ys, label = "samples") {
 /** Compare's trade-off: one marker per job at (xKey, yKey) of its results, each job named beside. */
 export function tradeoffPlot(container, points, xKey, yKey) {
   container.replaceChildren();
-  const box = document.createElement("figure");
-  box.className = "chart";
+  const box = chartBox(container, `${yKey} against ${xKey}`);
   box.dataset.points = String(points.length);
-  const cap = document.createElement("figcaption");
-  cap.textContent = `${yKey} against ${xKey}`;
-  box.append(cap);
-  container.append(box);
   if (points.length) {
     new uPlot({
       width: width(container), height: 260,
@@ -147,11 +144,7 @@ export function tradeoffPlot(container, points, xKey, yKey) {
   const list = document.createElement("p");
   list.className = "note";
   list.textContent = points.length
-    ? points.map((p) => `#${p.id} (${fmt(p.x)}, ${fmt(p.y)})`).join(" · ")
+    ? points.map((p) => `#${p.id} (${formatValue(p.x)}, ${formatValue(p.y)})`).join(" · ")
     : "No job has both values.";
   box.append(list);
-}
-
-function fmt(v) {
-  return Number.isInteger(v) ? String(v) : v.toPrecision(4);
 }
