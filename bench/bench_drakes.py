@@ -47,6 +47,7 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
 sys.path.insert(0, str(ROOT))
 
 from ml.dna.smoke import SMALL_ORACLE, SMALL_TASK, smoke_artifacts  # noqa: E402
@@ -79,8 +80,13 @@ CONFIGS = {
 
 def artifacts(name, device):
     c = CONFIGS[name]
-    cache = ROOT / "bench" / "results" / f"drakes_{name}_models"
+    cache = RESULTS / f"drakes_{name}_models"
     return smoke_artifacts(cache, c["task"], dict(c["mdlm"], device=device), dict(c["oracle"], device=device))
+
+
+def run_folder(name, label, seed=0):
+    """Where one cached job of the bench keeps its result.json and curve.json."""
+    return RESULTS / f"drakes_{name}_runs" / f"{label}_s{seed}"
 
 
 def at_budget(method, budget, ft):
@@ -144,8 +150,8 @@ def plot_sweep(rows, path):
 def frontier(name, c, job, only=()):
     """DRAKES at larger alpha at every budget, against best-of-N at the same budget (from drakes.json): does
     DRAKES still win on true activity once its 3-mer naturalness is held at best-of-N's?"""
-    ft, out = c["ft"], ROOT / "bench" / "results"
-    table = json.loads((out / "drakes.json").read_text())["budget_table"]
+    ft = c["ft"]
+    table = json.loads((RESULTS / "drakes.json").read_text())["budget_table"]
     rows = [r for r in table if r["method"] in ("best_of_n", "drakes")]
     for alpha in only or (2 * ft["alpha"], 4 * ft["alpha"]):
         for budget in c["budgets"]:
@@ -155,7 +161,7 @@ def frontier(name, c, job, only=()):
         return rows
     rows.sort(key=lambda r: (r["budget"], r["method"]))
     print_table(rows, ["method", "budget", "true_activity_median", "kmer_corr", "log_likelihood_exact", "diversity"])
-    (out / "drakes_frontier.json").write_text(json.dumps({"config": name, "rows": rows}, indent=2))
+    (RESULTS / "drakes_frontier.json").write_text(json.dumps({"config": name, "rows": rows}, indent=2))
     return rows
 
 
@@ -169,7 +175,7 @@ def hacking(name, c, job, only=()):
     for alpha in only or (ft["alpha"], 0.0):
         label = f"hacking_a{alpha}"
         res = job(label, {"method": "drakes", "alpha": alpha, "steps": steps, "eval_every": every, "eval_samples": 128})
-        events = json.loads((ROOT / "bench" / "results" / f"drakes_{name}_runs" / f"{label}_s0" / "curve.json").read_text())
+        events = json.loads((run_folder(name, label) / "curve.json").read_text())
         # per-step training metrics as means over each evaluation window (the file stays small)
         for key in ("reward", "kl", "grad_norm"):
             per_step = events[key]
@@ -178,7 +184,6 @@ def hacking(name, c, job, only=()):
         curves[str(alpha)] = events
     if only:
         return curves
-    out = ROOT / "bench" / "results"
     keys = ("reward", "eval/pred_activity_median", "eval/true_activity_median", "eval/kmer_corr",
             "eval/log_likelihood_exact", "eval/diversity")
     print(f"{'alpha':>6} {'step':>6} " + " ".join(f"{k.split('/')[-1][:14]:>14}" for k in keys))
@@ -187,8 +192,8 @@ def hacking(name, c, job, only=()):
             window = str(max(0, step + 1 - every))  # training reward: the window that ends at this evaluation
             print(f"{alpha:>6} {step:>6} " + " ".join(
                 f"{curve[k].get(window if k == 'reward' else str(step), float('nan')):14.3f}" for k in keys))
-    plot_hacking(curves, every, out / "drakes_hacking.png")
-    (out / "drakes_hacking.json").write_text(json.dumps({"config": name, "steps": steps, "eval_every": every,
+    plot_hacking(curves, every, RESULTS / "drakes_hacking.png")
+    (RESULTS / "drakes_hacking.json").write_text(json.dumps({"config": name, "steps": steps, "eval_every": every,
                                                          "oracle_calls": steps * ft["batch_size"] * ft["grad_accum"],
                                                          "curves": curves}, indent=2))
     return curves
@@ -246,10 +251,9 @@ def main(argv=None):
     ft = c["ft"]
     base = dict(ft, model={"path": str(art["model"])}, reward={"path": str(art["reward"])},
                 eval_reward={"path": str(art["eval_reward"])}, device=device)
-    out = ROOT / "bench" / "results"
 
     def job(label, kw, seed=0):
-        folder = out / f"drakes_{name}_runs" / f"{label}_s{seed}"
+        folder = run_folder(name, label, seed)
         params = dict(base, seed=seed, **kw)
         cached = folder / "result.json"   # an interrupted bench resumes: finished jobs are not rerun
         if cached.exists() and json.loads(cached.read_text()).get("params") == params:
@@ -283,7 +287,7 @@ def main(argv=None):
 
 
 def sweep(name, c, job, device):
-    ft, out = c["ft"], ROOT / "bench" / "results"
+    ft = c["ft"]
     low = c["budgets"][0]
     K = ft["truncate_steps"]
     rows = [dict(mean_row(f"drakes_alpha{a}_K{k}", [job(f"sweep_a{a}_K{k}", dict(at_budget("drakes", low, ft),
@@ -291,14 +295,14 @@ def sweep(name, c, job, device):
                  budget=low)
             for a in (0.0, ft["alpha"] / 2.5, ft["alpha"], 4 * ft["alpha"]) for k in (1, K // 2, K)]
     print_table(rows, ["method", "true_activity_median", "log_likelihood_exact", "kmer_corr", "reward_ft_median"])
-    plot_sweep(rows, out / "drakes_sweep.png")
-    (out / "drakes_sweep.json").write_text(json.dumps({"config": name, "device": device, "budget": low,
+    plot_sweep(rows, RESULTS / "drakes_sweep.png")
+    (RESULTS / "drakes_sweep.json").write_text(json.dumps({"config": name, "device": device, "budget": low,
                                                        "rows": rows}, indent=2))
     return rows
 
 
 def main_table(name, c, art, job, device, t0):
-    ft, out = c["ft"], ROOT / "bench" / "results"
+    ft = c["ft"]
     fixed = {m: mean_row(m, [job(m, kw)]) for m, kw in FIXED.items()}
     table, cg_grid = [], []
     for budget in c["budgets"]:
@@ -326,8 +330,8 @@ def main_table(name, c, art, job, device, t0):
     result = {"config": name, "device": device, "n_samples": ft["n_samples"], "budgets": list(c["budgets"]),
               "seeds": list(c["seeds"]), "rows": rows, "budget_table": table, "cg_grid": cg_grid,
               "oracles": heads, "ft": ft, "seconds": time.time() - t0}
-    (out / "drakes.json").write_text(json.dumps(result, indent=2))
-    print(f"wrote {out / 'drakes.json'} ({time.time() - t0:.0f}s)")
+    (RESULTS / "drakes.json").write_text(json.dumps(result, indent=2))
+    print(f"wrote {RESULTS / 'drakes.json'} ({time.time() - t0:.0f}s)")
     return rows
 
 
