@@ -1,3 +1,5 @@
+import functools
+
 from django.contrib.postgres.aggregates import ArrayAgg
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
@@ -191,11 +193,18 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
 
 def with_links(qs):
     """Lineage ids as array columns of the same query: a page of jobs is one query, no N+1."""
+    return qs.annotate(**_link_subqueries())
+
+
+@functools.cache
+def _link_subqueries() -> dict:
+    """Built once: the two subqueries' ORM chains cost more per request than the database spends on
+    them (each `annotate` resolves a copy, so sharing them across requests is safe)."""
     links = Job.input_artifacts.through.objects
     inputs = links.filter(job_id=OuterRef("pk")).values("job_id").annotate(ids=ArrayAgg("artifact_id")).values("ids")
     used_by = (links.filter(artifact__job_id=OuterRef("pk")).values("artifact__job_id")
                .annotate(ids=ArrayAgg("job_id", distinct=True)).values("ids"))
-    return qs.annotate(input_ids=Subquery(inputs), used_by_ids=Subquery(used_by))
+    return {"input_ids": Subquery(inputs), "used_by_ids": Subquery(used_by)}
 
 
 @extend_schema(tags=["artifacts"])
