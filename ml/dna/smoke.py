@@ -32,6 +32,11 @@ def _train(cache: Path, name: str, params: dict) -> Path:
     return out
 
 
+def oracle_artifact(cache, task: dict, oracle: dict | None = None, split: int = 0, seed: int = 0) -> Path:
+    """One oracle on one half of `task`'s labelled data (the smoke training params updated by `oracle`)."""
+    return _train(Path(cache), f"oracle{split}", dict(SMOKE_ORACLE, **(oracle or {}), data=task, split=split, seed=seed))
+
+
 def smoke_artifacts(cache, task: dict | None = None, mdlm: dict | None = None, oracle: dict | None = None) -> dict:
     """{"model", "reward", "eval_reward"}: folders with model.json + model.safetensors. `task` replaces the
     smoke task, `mdlm` / `oracle` update the smoke training params (bench_drakes's standard config)."""
@@ -40,6 +45,6 @@ def smoke_artifacts(cache, task: dict | None = None, mdlm: dict | None = None, o
     m, o = dict(SMOKE_MDLM, **(mdlm or {})), dict(SMOKE_ORACLE, **(oracle or {}))
     return {
         "model": _train(cache, "mdlm", dict(m, data=task, seed=0)),
-        "reward": _train(cache, "oracle0", dict(o, data=task, split=0, seed=0)),
-        "eval_reward": _train(cache, "oracle1", dict(o, data=task, split=1, seed=1)),
+        "reward": oracle_artifact(cache, task, o, split=0, seed=0),
+        "eval_reward": oracle_artifact(cache, task, o, split=1, seed=1),
     }
