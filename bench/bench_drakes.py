@@ -26,6 +26,9 @@ Configs:
 - "standard" : the default task (L=200, 6 motifs), MDLM width 64 x 10 layers (3k steps), oracles width 64
                (2k steps), N=64 steps, K=25, 640 samples, budgets 2.5k / 10k / 41k calls, one seed; sized
                for a GPU (bench/gpu_drakes.py; not run yet).
+- "standard_cpu": the standard config's models and knobs at its smallest budget only, one seed: the default
+               task on 2 CPU cores in about an hour.
+Results: bench/results/drakes*.json for "small", drakes*_<config>.json for the others.
 Usage: python bench/bench_drakes.py [small|standard] [--table | --sweep | --hacking | --frontier | --oracle-data]
        [--alpha=A]
 - no flag (as `make bench` runs it): all five below; every job is cached, so a rerun only fills gaps.
@@ -82,9 +85,22 @@ CONFIGS = {
 }
 
 
+# the default task on 2 CPU cores: the standard config's models, its smallest budget only (about an hour)
+CONFIGS["standard_cpu"] = dict(CONFIGS["standard"], models="standard", budgets=(2560,), cg_scales=(50.0, 200.0))
+
+
+def out(name, stem, ext="json"):
+    """bench/results/<stem>.json for the small config (the CPU table), <stem>_<config>.json for the others."""
+    return RESULTS / (f"{stem}.{ext}" if name == "small" else f"{stem}_{name}.{ext}")
+
+
+def models_folder(name):
+    return RESULTS / f"drakes_{CONFIGS[name].get('models', name)}_models"
+
+
 def artifacts(name, device):
     c = CONFIGS[name]
-    cache = RESULTS / f"drakes_{name}_models"
+    cache = models_folder(name)
     return smoke_artifacts(cache, c["task"], dict(c["mdlm"], device=device), dict(c["oracle"], device=device))
 
 
@@ -155,7 +171,7 @@ def frontier(name, c, job, only=()):
     """DRAKES at larger alpha at every budget, against best-of-N at the same budget (from drakes.json): does
     DRAKES still win on true activity once its 3-mer naturalness is held at best-of-N's?"""
     ft = c["ft"]
-    table = json.loads((RESULTS / "drakes.json").read_text())["budget_table"]
+    table = json.loads(out(name, "drakes").read_text())["budget_table"]
     rows = [r for r in table if r["method"] in ("best_of_n", "drakes")]
     for alpha in only or (2 * ft["alpha"], 4 * ft["alpha"]):
         for budget in c["budgets"]:
@@ -165,7 +181,7 @@ def frontier(name, c, job, only=()):
         return rows
     rows.sort(key=lambda r: (r["budget"], r["method"]))
     print_table(rows, ["method", "budget", "true_activity_median", "kmer_corr", "log_likelihood_exact", "diversity"])
-    (RESULTS / "drakes_frontier.json").write_text(json.dumps({"config": name, "rows": rows}, indent=2))
+    out(name, "drakes_frontier").write_text(json.dumps({"config": name, "rows": rows}, indent=2))
     return rows
 
 
@@ -196,8 +212,8 @@ def hacking(name, c, job, only=()):
             window = str(max(0, step + 1 - every))  # training reward: the window that ends at this evaluation
             print(f"{alpha:>6} {step:>6} " + " ".join(
                 f"{curve[k].get(window if k == 'reward' else str(step), float('nan')):14.3f}" for k in keys))
-    plot_hacking(curves, every, RESULTS / "drakes_hacking.png")
-    (RESULTS / "drakes_hacking.json").write_text(json.dumps({"config": name, "steps": steps, "eval_every": every,
+    plot_hacking(curves, every, out(name, "drakes_hacking", "png"))
+    out(name, "drakes_hacking").write_text(json.dumps({"config": name, "steps": steps, "eval_every": every,
                                                          "oracle_calls": steps * ft["batch_size"] * ft["grad_accum"],
                                                          "curves": curves}, indent=2))
     return curves
@@ -218,7 +234,7 @@ def oracle_data(name, c, job, device):
     rows = []
     for n in ORACLE_DATA:
         task = dict(c["task"], n_data=n)
-        oracle = oracle_artifact(RESULTS / f"drakes_{name}_models", task, dict(c["oracle"], device=device))
+        oracle = oracle_artifact(models_folder(name), task, dict(c["oracle"], device=device))
         fit = json.loads((Path(oracle) / "result.json").read_text())["eval"]
         for alpha in (ft["alpha"], 0.0):
             label = f"oracle_data_n{n}_a{alpha}"
@@ -237,7 +253,7 @@ def oracle_data(name, c, job, device):
                          "kmer_corr_curves": [cv["eval/kmer_corr"] for cv in curves]})
     print_table(rows, ["n_data", "alpha", "oracle_val_pearson", "reward_ft_median", "true_activity_median",
                        "true_activity_worst", "collapsed_runs", "kmer_corr", "log_likelihood_exact"])
-    (RESULTS / "drakes_oracle_data.json").write_text(json.dumps(
+    out(name, "drakes_oracle_data").write_text(json.dumps(
         {"config": name, "budget": budget, "steps": steps, "eval_every": every, "rows": rows}, indent=2))
     return rows
 
@@ -286,8 +302,8 @@ def main(argv=None):
     name = next((a for a in argv if a in CONFIGS), "small")
     c = CONFIGS[name]
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cpu":
-        torch.set_num_threads(1)   # small convs: threads only add contention on shared cores
+    if device == "cpu" and name == "small":
+        torch.set_num_threads(1)   # L = 32 convs: threads only add contention (L = 200 ones run 2-3x faster on 2)
     t0 = time.time()
     art = artifacts(name, device)
     print(f"[{name}] models ready in {time.time() - t0:.0f}s: {art}", flush=True)
@@ -341,8 +357,8 @@ def sweep(name, c, job, device):
                  budget=low)
             for a in (0.0, ft["alpha"] / 2.5, ft["alpha"], 4 * ft["alpha"]) for k in (1, K // 2, K)]
     print_table(rows, ["method", "true_activity_median", "log_likelihood_exact", "kmer_corr", "reward_ft_median"])
-    plot_sweep(rows, RESULTS / "drakes_sweep.png")
-    (RESULTS / "drakes_sweep.json").write_text(json.dumps({"config": name, "device": device, "budget": low,
+    plot_sweep(rows, out(name, "drakes_sweep", "png"))
+    out(name, "drakes_sweep").write_text(json.dumps({"config": name, "device": device, "budget": low,
                                                        "rows": rows}, indent=2))
     return rows
 
@@ -376,8 +392,8 @@ def main_table(name, c, art, job, device, t0):
     result = {"config": name, "device": device, "n_samples": ft["n_samples"], "budgets": list(c["budgets"]),
               "seeds": list(c["seeds"]), "rows": rows, "budget_table": table, "cg_grid": cg_grid,
               "oracles": heads, "ft": ft, "seconds": time.time() - t0}
-    (RESULTS / "drakes.json").write_text(json.dumps(result, indent=2))
-    print(f"wrote {RESULTS / 'drakes.json'} ({time.time() - t0:.0f}s)")
+    out(name, "drakes").write_text(json.dumps(result, indent=2))
+    print(f"wrote {out(name, 'drakes')} ({time.time() - t0:.0f}s)")
     return rows
 
 
