@@ -10,10 +10,10 @@ from ml.dna.task import build
 from ml.modelio import load_model
 
 
-def per_sample(smoke, out_dir) -> dict:
+def per_sample(smoke, out_dir, task=SMOKE_TASK) -> dict:
     """{"true", "eval", "reward", "loglik"}: f*, eval / reward oracle predictions, exact log p per sample."""
     x = np.load(out_dir / "samples.npy").astype(np.int64)
-    task = build(SMOKE_TASK)
+    task = build(task)
     out = {"true": task.true_activity(x), "loglik": task.log_likelihood(x)}
     for key, ref in (("eval", "eval_reward"), ("reward", "reward")):
         out[key] = oracle_predict(load_model(smoke[ref])[0], x)[:, 0]
