@@ -28,15 +28,18 @@ Configs:
                for a GPU (bench/gpu_drakes.py; not run yet).
 - "standard_cpu": the standard config's models and knobs at its smallest budget only, one seed: the default
                task on 2 CPU cores in about an hour.
-Results: bench/results/drakes*.json for "small", drakes*_<config>.json for the others.
-Usage: python bench/bench_drakes.py [small|standard] [--table | --sweep | --hacking | --frontier | --oracle-data]
+Results: the tables as --table says; the studies drakes_<study>.json for "small", drakes_<study>_<config>.json
+for the others.
+Usage: python bench/bench_drakes.py [small|standard|standard_cpu] [--table | --sweep | --hacking | --frontier | --oracle-data]
        [--alpha=A]
-- no flag (as `make bench` runs it): all five below; every job is cached, so a rerun only fills gaps.
-- --table: every method at every budget, bench/results/drakes.json.
+- no flag (as `make bench` runs it): all five below on "small", then the table on the default task ("standard"
+  on a GPU, "standard_cpu" otherwise); every job is cached, so a rerun only fills gaps.
+- --table: every method at every budget: bench/results/drakes.json on the default task (standard,
+  standard_cpu), drakes_small.json on the small one.
 - --sweep: alpha x K at the smallest budget, drakes_sweep.json + .png.
 - --hacking: DRAKES with and without KL trained 2x past the largest budget, the eval metrics every 1/16 of
   it: where the fine-tune oracle's reward and the truth part ways; drakes_hacking.json + .png.
-- --frontier: DRAKES at 2x and 4x alpha at every budget beside best-of-N (from drakes.json),
+- --frontier: DRAKES at 2x and 4x alpha at every budget beside best-of-N (from the config's table),
   drakes_frontier.json. With --alpha=A, --hacking / --frontier run only that alpha (two processes can share
   the work; a plain run afterwards assembles the file from the cache).
 - --oracle-data: DRAKES with and without KL against fine-tune oracles trained on 1.5k-12k sequences, at the
@@ -90,8 +93,15 @@ CONFIGS["standard_cpu"] = dict(CONFIGS["standard"], models="standard", budgets=(
 
 
 def out(name, stem, ext="json"):
-    """bench/results/<stem>.json for the small config (the CPU table), <stem>_<config>.json for the others."""
+    """A study's file: bench/results/<stem>.json for the small config (the studies are sized for it),
+    <stem>_<config>.json for the others."""
     return RESULTS / (f"{stem}.{ext}" if name == "small" else f"{stem}_{name}.{ext}")
+
+
+def table_path(name):
+    """The table of every method: drakes.json is the one on the default DNA task (API.md; "standard" on a
+    GPU or "standard_cpu", its config recorded in it), drakes_small.json the small task's."""
+    return RESULTS / ("drakes.json" if CONFIGS[name].get("models", name) == "standard" else f"drakes_{name}.json")
 
 
 def models_folder(name):
@@ -168,10 +178,10 @@ def plot_sweep(rows, path):
 
 
 def frontier(name, c, job, only=()):
-    """DRAKES at larger alpha at every budget, against best-of-N at the same budget (from drakes.json): does
+    """DRAKES at larger alpha at every budget, against best-of-N at the same budget (from the config's table): does
     DRAKES still win on true activity once its 3-mer naturalness is held at best-of-N's?"""
     ft = c["ft"]
-    table = json.loads(out(name, "drakes").read_text())["budget_table"]
+    table = json.loads(table_path(name).read_text())["budget_table"]
     rows = [r for r in table if r["method"] in ("best_of_n", "drakes")]
     for alpha in only or (2 * ft["alpha"], 4 * ft["alpha"]):
         for budget in c["budgets"]:
@@ -299,7 +309,16 @@ def print_table(rows, cols):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    name = next((a for a in argv if a in CONFIGS), "small")
+    name = next((a for a in argv if a in CONFIGS), None)
+    if name is None:  # `make bench`: the small task's table and studies, then the table on the default task
+        rows = run_config("small", argv)
+        if not any(a.startswith("--") and a != "--table" for a in argv):
+            run_config("standard" if torch.cuda.is_available() else "standard_cpu", ["--table"])
+        return rows
+    return run_config(name, argv)
+
+
+def run_config(name, argv):
     c = CONFIGS[name]
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cpu" and name == "small":
@@ -392,8 +411,8 @@ def main_table(name, c, art, job, device, t0):
     result = {"config": name, "device": device, "n_samples": ft["n_samples"], "budgets": list(c["budgets"]),
               "seeds": list(c["seeds"]), "rows": rows, "budget_table": table, "cg_grid": cg_grid,
               "oracles": heads, "ft": ft, "seconds": time.time() - t0}
-    out(name, "drakes").write_text(json.dumps(result, indent=2))
-    print(f"wrote {out(name, 'drakes')} ({time.time() - t0:.0f}s)")
+    table_path(name).write_text(json.dumps(result, indent=2))
+    print(f"wrote {table_path(name)} ({time.time() - t0:.0f}s)")
     return rows
 
 

@@ -1,9 +1,10 @@
 """GPU check of the DRAKES pipeline: the "standard" config of bench_drakes.py (default task, L=200) on CUDA.
 
 Trains the MDLM and both oracles, then runs every method, DRAKES / best-of-N / CG at three oracle budgets
-(2.5k, 10k, 41k calls for 640 samples); prints the wall time and the table, and writes
-bench/results/drakes_standard.json. Expected about 10-15 minutes on one recent GPU, mostly DRAKES's 2 x 1,680
-optimizer steps (an estimate: no session with this config has had a GPU yet; on 2 CPU cores it is many hours).
+(2.5k, 10k, 41k calls for 640 samples); prints the wall time and the table, and writes bench/results/drakes.json
+(the table on the default task). Expected about 10-15 minutes on one recent GPU, mostly DRAKES's 2 x 1,680
+optimizer steps (an estimate: no session with this config has had a GPU yet). On 2 CPU cores the smallest
+budget alone (bench_drakes.py standard_cpu) took 50 minutes, 27 of them training the three models.
 Usage: python bench/gpu_drakes.py
 """
 from __future__ import annotations
