@@ -98,14 +98,19 @@ def out(name, stem, ext="json"):
     return RESULTS / (f"{stem}.{ext}" if name == "small" else f"{stem}_{name}.{ext}")
 
 
+def models_config(name):
+    """The config whose models `name` uses (standard_cpu shares standard's)."""
+    return CONFIGS[name].get("models", name)
+
+
 def table_path(name):
     """The table of every method: drakes.json is the one on the default DNA task (API.md; "standard" on a
     GPU or "standard_cpu", its config recorded in it), drakes_small.json the small task's."""
-    return RESULTS / ("drakes.json" if CONFIGS[name].get("models", name) == "standard" else f"drakes_{name}.json")
+    return RESULTS / ("drakes.json" if models_config(name) == "standard" else f"drakes_{name}.json")
 
 
 def models_folder(name):
-    return RESULTS / f"drakes_{CONFIGS[name].get('models', name)}_models"
+    return RESULTS / f"drakes_{models_config(name)}_models"
 
 
 def artifacts(name, device):
@@ -411,8 +416,9 @@ def main_table(name, c, art, job, device, t0):
     result = {"config": name, "device": device, "n_samples": ft["n_samples"], "budgets": list(c["budgets"]),
               "seeds": list(c["seeds"]), "rows": rows, "budget_table": table, "cg_grid": cg_grid,
               "oracles": heads, "ft": ft, "seconds": time.time() - t0}
-    table_path(name).write_text(json.dumps(result, indent=2))
-    print(f"wrote {table_path(name)} ({time.time() - t0:.0f}s)")
+    path = table_path(name)
+    path.write_text(json.dumps(result, indent=2))
+    print(f"wrote {path} ({time.time() - t0:.0f}s)")
     return rows
 
 

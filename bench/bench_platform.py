@@ -68,8 +68,9 @@ def run():
         {"measure": "GET /api/jobs/ vs bare view", "p50": ratio, "goal": ">=0.5"},
     ]
     print(table(rows, ["measure", "p50", "p90", "p99", "goal"]))
-    print(f"medians over {REPEATS} repeats; each repeat's figures are in the JSON file; servers: {servers()}")
-    save("platform", {"servers": servers(), "repeats": repeats, "dispatch_ms": {**dispatch, "post_answer_ms": post, "after_answer_ms": after}, "event_ms": events,
+    where = servers()
+    print(f"medians over {REPEATS} repeats; each repeat's figures are in the JSON file; servers: {where}")
+    save("platform", {"servers": where, "repeats": repeats, "dispatch_ms": {**dispatch, "post_answer_ms": post, "after_answer_ms": after}, "event_ms": events,
                       "list": {"ratio": ratio}, "rows": rows})
 
 

@@ -22,3 +22,8 @@ def per_sample(smoke, out_dir, task=SMOKE_TASK) -> dict:
 
 def se_of_difference(a, b) -> float:
     return float(np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)))
+
+
+def z(a, b) -> float:
+    """(mean a - mean b) in standard errors of that difference (independent sets of samples)."""
+    return float((a.mean() - b.mean()) / se_of_difference(a, b))

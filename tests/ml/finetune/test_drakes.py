@@ -9,7 +9,7 @@ from ml.finetune import run
 from ml.finetune.drakes import sample_relaxed
 from ml.nets.dnaconv import dnaconv
 from ml.reporting import PrintReporter
-from tests.ml.finetune.samples import per_sample, se_of_difference
+from tests.ml.finetune.samples import per_sample, z
 
 # CPU-sized DRAKES on the L=32 smoke task: N=32 steps, K=8, 16 trajectories x 60 optimizer steps
 SMOKE_FT = {"sampling_steps": 32, "truncate_steps": 8, "batch_size": 16, "grad_accum": 1, "steps": 60,
@@ -45,11 +45,6 @@ def test_relaxed_trajectory_is_hard_then_soft_with_straight_through_output():
 @pytest.fixture(scope="module")
 def scores(smoke, runs):
     return {name: per_sample(smoke, rep.out_dir) for name, (_, rep) in runs.items()}
-
-
-def z(a, b):
-    """(mean a - mean b) in standard errors of that difference (independent sets of samples)."""
-    return (a.mean() - b.mean()) / se_of_difference(a, b)
 
 
 # The paper's table shape (DRAKES Table 2) on the smoke task; every comparison is a one-sided z-test at 3

@@ -7,7 +7,7 @@ import pytest
 from ml.dna.smoke import SMALL_ORACLE, SMALL_TASK, smoke_artifacts
 from ml.finetune import run
 from ml.reporting import PrintReporter
-from tests.ml.finetune.samples import per_sample, se_of_difference
+from tests.ml.finetune.samples import per_sample, z
 
 BUDGET = 1024
 # bench_drakes's "small" knobs: 64 optimizer steps x 16 trajectories = 1,024 calls
@@ -37,10 +37,6 @@ def runs(small, tmp_path_factory):
                        eval_reward={"path": str(small["eval_reward"])}, **kw), rep)
         out[name] = (res, per_sample(small, rep.out_dir, SMALL_TASK))
     return out
-
-
-def z(a, b):
-    return (a.mean() - b.mean()) / se_of_difference(a, b)
 
 
 def test_every_method_spends_the_same_oracle_budget(runs):
