@@ -5,11 +5,13 @@ once all of it is in."""
 from __future__ import annotations
 
 import io
+import logging
 
 from daphne import http_protocol
 
 from .bodycap import BODY, HEADERS, too_large
 
+log = logging.getLogger(__name__)
 RESPONSE = (b"HTTP/1.1 413 Request Entity Too Large\r\n" + b"".join(n + b": " + v + b"\r\n" for n, v in HEADERS)
             + b"\r\n" + BODY)
 # how long a refused client may go on sending (read and dropped) before the connection closes: time
@@ -45,6 +47,9 @@ class CappedWebRequest(http_protocol.WebRequest):
         self._refused = True
         self.requestHeaders.removeHeader(b"expect")  # no "100 Continue" after the answer
         transport = self.channel.transport
+        # logged here: the request never reaches Django (nor daphne's access log)
+        log.warning("413: a request body over LAB_MAX_BODY_BYTES from %s, refused before receiving it",
+                    getattr(transport.getPeer(), "host", "?"))
         transport.write(RESPONSE)
         # half-close: the 413 goes out and what the client still sends is dropped; closing with
         # unread data would reset the connection, and the client might lose the 413
