@@ -80,7 +80,8 @@ class ThrottledFormMixin:
         username = str(self.data.get("username", ""))[:150]
         addr = self.request.META.get("REMOTE_ADDR", "") if self.request else ""
         if blocked(username, addr):
-            self.request.login_throttled = True
+            if self.request is not None:
+                self.request.login_throttled = True
             raise ValidationError(TOO_MANY, code="throttled")
         try:
             cleaned = super().clean()
