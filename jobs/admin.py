@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from .login import ThrottledAdminAuthenticationForm
 from .models import Artifact, Job, JobEvent
 
 
@@ -30,3 +31,7 @@ class ArtifactAdmin(admin.ModelAdmin):
     list_display = ("id", "job", "name", "kind", "size", "partial", "created_at")
     list_filter = ("kind", "partial")
     raw_id_fields = ("job",)
+
+
+# the admin's login page (staff see every job) has the same brake on guessing as the lab's
+admin.site.login_form = ThrottledAdminAuthenticationForm

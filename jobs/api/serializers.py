@@ -3,6 +3,7 @@ from django.utils import timezone
 from pydantic import ValidationError as PydanticValidationError
 from rest_framework import serializers
 
+from ..access import jobs_for
 from ..models import Artifact, Job, JobEvent
 from ..registry import KINDS, available_kinds
 from ..resolve import BadReference, lookup
@@ -83,7 +84,8 @@ class JobSerializer(serializers.ModelSerializer):
         row["input_ids"] = (job.input_ids if hasattr(job, "input_ids")
                             else list(job.input_artifacts.values_list("id", flat=True)))
         row["used_by_ids"] = (job.used_by_ids if hasattr(job, "used_by_ids") else
-                              list(Job.objects.filter(input_artifacts__job=job).values_list("id", flat=True).distinct()))
+                              list(jobs_for(self.context["request"].user).filter(input_artifacts__job=job)
+                                   .values_list("id", flat=True).distinct()))
         return job_answer(row, self.context)
 
 

@@ -97,7 +97,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
         return super().get_throttles()
 
     def get_queryset(self):
-        qs = with_links(jobs_for(self.request.user).select_related("owner"))
+        qs = with_links(jobs_for(self.request.user).select_related("owner"), self.request.user)
         if self.action == "list":
             status_ = self.request.query_params.get("status")
             kind = self.request.query_params.get("kind")
@@ -191,20 +191,25 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
         return Response(ArtifactSerializer(job.artifacts.select_related("job"), many=True).data)
 
 
-def with_links(qs):
-    """Lineage ids as array columns of the same query: a page of jobs is one query, no N+1."""
-    return qs.annotate(**_link_subqueries())
+def with_links(qs, user):
+    """Lineage ids as array columns of the same query: a page of jobs is one query, no N+1.
+    Only jobs the user may see are among those that used a job's outputs (a staff user's job
+    may use anyone's model)."""
+    return qs.annotate(input_ids=_inputs_subquery(), used_by_ids=_used_by_subquery(user))
 
 
 @functools.cache
-def _link_subqueries() -> dict:
-    """Built once: the two subqueries' ORM chains cost more per request than the database spends on
-    them (each `annotate` resolves a copy, so sharing them across requests is safe)."""
+def _inputs_subquery() -> Subquery:
+    """Built once: the subquery's ORM chain costs more per request than the database spends on it
+    (each `annotate` resolves a copy, so sharing it across requests is safe)."""
     links = Job.input_artifacts.through.objects
-    inputs = links.filter(job_id=OuterRef("pk")).values("job_id").annotate(ids=ArrayAgg("artifact_id")).values("ids")
-    used_by = (links.filter(artifact__job_id=OuterRef("pk")).values("artifact__job_id")
-               .annotate(ids=ArrayAgg("job_id", distinct=True)).values("ids"))
-    return {"input_ids": Subquery(inputs), "used_by_ids": Subquery(used_by)}
+    return Subquery(links.filter(job_id=OuterRef("pk")).values("job_id").annotate(ids=ArrayAgg("artifact_id"))
+                    .values("ids"))
+
+
+def _used_by_subquery(user) -> Subquery:
+    links = Job.input_artifacts.through.objects.filter(artifact__job_id=OuterRef("pk"), job__in=jobs_for(user))
+    return Subquery(links.values("artifact__job_id").annotate(ids=ArrayAgg("job_id", distinct=True)).values("ids"))
 
 
 @extend_schema(tags=["artifacts"])

@@ -94,3 +94,18 @@ def test_websockets_of_another_users_job_or_an_unknown_one_close_4404(alices, ot
         with pytest.raises(ConnectionClosed) as closed:
             conn.recv(timeout=10)
     assert closed.value.rcvd.code == 4401
+
+
+def test_outputs_used_by_lists_only_the_jobs_the_caller_may_see(alices, user, django_user_model):
+    job, art = alices
+    staff = django_user_model.objects.create_user("carol", password="pw", is_staff=True)
+    alice, carol = APIClient(), APIClient()
+    alice.force_authenticate(user)
+    carol.force_authenticate(staff)
+    body = {"kind": "sample", "params": {"model": {"artifact": art.pk}}}
+    hers, staffs = (c.post("/api/jobs/", body, format="json").json()["id"] for c in (alice, carol))
+    # a staff user's job may use alice's model; alice must not learn that job's id
+    assert alice.get(f"/api/jobs/{job.pk}/").json()["outputs_used_by"] == [hers]
+    listed = {j["id"]: j for j in alice.get("/api/jobs/").json()["results"]}
+    assert listed[job.pk]["outputs_used_by"] == [hers] and staffs not in listed
+    assert carol.get(f"/api/jobs/{job.pk}/").json()["outputs_used_by"] == sorted([hers, staffs])

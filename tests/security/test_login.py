@@ -1,22 +1,25 @@
-"""jobs/login.py: password guessing is braked per account and address; CSRF guards the browser's forms."""
+"""jobs/login.py: password guessing is braked per account and address, on the lab's login and
+the admin's; CSRF guards the browser's forms."""
 import pytest
+from django.contrib.auth import get_user_model
 from django.test import Client
 
-from jobs import login, workers
+from jobs import workers
 
 pytestmark = pytest.mark.django_db
 URL = "/accounts/login/"
 
 
 @pytest.fixture(autouse=True)
-def fresh_counters(user, login_template):
-    for name in ("alice", "bob"):
-        for addr in ("127.0.0.1", "10.0.0.9"):
-            workers.client().delete(*[k for k, _ in login._keys(name, addr)])
+def fresh_counters(user, login_template, settings):
+    counters = list(workers.client().scan_iter(f"{settings.LAB_KEY_PREFIX}login-failures:*"))
+    if counters:
+        workers.client().delete(*counters)
 
 
-def attempt(password, username="alice", addr="127.0.0.1"):
-    return Client(REMOTE_ADDR=addr).post(URL, {"username": username, "password": password})
+def attempt(password, username="alice", addr="127.0.0.1", url=URL, client=None):
+    return (client or Client(REMOTE_ADDR=addr)).post(url, {"username": username, "password": password},
+                                                     REMOTE_ADDR=addr)
 
 
 def test_a_right_password_logs_in(settings):
@@ -37,11 +40,46 @@ def test_after_the_limit_even_the_right_password_is_refused_without_being_checke
     assert attempt("pw", username="bob").status_code == 200  # bob does not exist: an ordinary failure
 
 
-def test_guessing_spread_over_many_addresses_hits_the_per_account_limit(settings):
-    limit = 4 * settings.LAB_LOGIN_MAX_FAILURES
-    for i in range(limit):
+def test_an_attacker_locking_their_addresses_out_leaves_the_real_user_free(settings):
+    limit = settings.LAB_LOGIN_MAX_FAILURES
+    for _ in range(limit):
+        assert attempt("guess", addr="10.6.6.6").status_code == 200
+    assert attempt("pw", addr="10.6.6.6").status_code == 429
+    # guessing spread over many addresses, past 4x the per-address limit, locks no address the user is at
+    for i in range(4 * limit + 1):
         assert attempt("guess", addr=f"10.1.{i}.1").status_code == 200
-    assert attempt("pw", addr="10.9.9.9").status_code == 429
+    r = attempt("pw", addr="127.0.0.1")
+    assert r.status_code == 302 and r.client.session["_auth_user_id"] == str(get_user_model().objects.get(
+        username="alice").pk)
+
+
+def test_one_address_spraying_many_usernames_hits_the_per_address_limit(settings):
+    for i in range(4 * settings.LAB_LOGIN_MAX_FAILURES):  # LAB_LOGIN_MAX_FAILURES_PER_ADDRESS's default
+        assert attempt("guess", username=f"user{i}", addr="10.6.6.6").status_code == 200
+    r = attempt("pw", addr="10.6.6.6")
+    assert r.status_code == 429 and "_auth_user_id" not in r.client.session
+    assert attempt("pw", addr="127.0.0.1").status_code == 302  # the account itself is not locked
+
+
+def test_a_logged_in_user_guessing_another_account_is_counted(settings, other_user):
+    bob = Client(REMOTE_ADDR="127.0.0.1")
+    bob.force_login(other_user)
+    for _ in range(settings.LAB_LOGIN_MAX_FAILURES):
+        assert attempt("guess", client=bob).status_code == 200
+    assert attempt("pw", client=bob).status_code == 429
+
+
+def test_the_admin_login_has_the_same_brake_and_counters(settings):
+    get_user_model().objects.create_user("root", password="rootpw", is_staff=True, is_superuser=True)
+    limit = settings.LAB_LOGIN_MAX_FAILURES
+    for _ in range(limit - 1):
+        assert attempt("guess", username="root", url="/admin/login/").status_code == 200
+    assert attempt("guess", username="root").status_code == 200  # the lab's login counts for the admin's
+    r = attempt("rootpw", username="root", url="/admin/login/")
+    assert r.status_code == 429 and "Too many failed logins" in r.content.decode()
+    assert "_auth_user_id" not in r.client.session
+    ok = attempt("rootpw", username="root", url="/admin/login/", addr="10.0.0.9")
+    assert ok.status_code == 302 and "_auth_user_id" in ok.client.session
 
 
 def test_a_success_clears_the_counter_of_its_address(settings):

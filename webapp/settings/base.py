@@ -112,8 +112,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
 LOGIN_URL = "/accounts/login/"
-# failed logins allowed per username and address in the window (jobs/login.py); 4x per username
+# failed logins allowed per username and address in the window (jobs/login.py), and per address
+# whatever the username; none per username alone: that would lock the real user out from everywhere
 LAB_LOGIN_MAX_FAILURES = env.int("LAB_LOGIN_MAX_FAILURES", default=5)
+LAB_LOGIN_MAX_FAILURES_PER_ADDRESS = env.int("LAB_LOGIN_MAX_FAILURES_PER_ADDRESS", default=4 * LAB_LOGIN_MAX_FAILURES)
 LAB_LOGIN_WINDOW_SECONDS = env.int("LAB_LOGIN_WINDOW_SECONDS", default=900)
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"

@@ -13,6 +13,9 @@ if LAB_EMBEDDED:
     raise ImproperlyConfigured(f"production settings refuse embedded servers ({', '.join(LAB_EMBEDDED)}): "
                                "set DATABASE_URL and REDIS_URL to real servers")
 
+# production runs behind a TLS-terminating proxy (docker/Caddyfile) that sets X-Forwarded-Proto on every
+# request, overwriting what a client sent: only then may Django believe it (the websocket Origin check,
+# jobs/ws_auth.py, reads it too)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
 SESSION_COOKIE_SECURE = True
