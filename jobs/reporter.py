@@ -222,7 +222,8 @@ class JobReporter:
         target = self.job_folder / name
         target.parent.mkdir(parents=True, exist_ok=True)
         rel = str(target.resolve().relative_to(root))
-        tmp = target.with_name(f".{target.name}.attempt-{self.attempt}.tmp")
+        # made in this attempt's folder: the job's folder only ever holds published files
+        tmp = self.out_dir / (".publishing-" + name.replace("/", "_"))
         size, digest = copy_durably(path, tmp)
 
         def write():

@@ -6,6 +6,8 @@ import signal
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
 from tests.reliability.labclient import (assert_whole_history, client, follow, is_progress, is_terminal,
                                          stored_events, submit)
 
@@ -22,8 +24,16 @@ def is_status(status):
     return lambda ev: ev["type"] == "status" and ev["data"]["status"] == status
 
 
-def test_a_paused_attempt_is_fenced_out_and_writes_nothing_after_another_took_the_job(lab):
-    lab.stop_all_workers()  # only the two workers of this test
+@pytest.fixture
+def own_workers(lab):
+    """Only this test's workers, and none of them left behind: their stale limit is the test's."""
+    lab.stop_all_workers()
+    yield lab
+    lab.stop_all_workers()
+
+
+def test_a_paused_attempt_is_fenced_out_and_writes_nothing_after_another_took_the_job(own_workers):
+    lab = own_workers
     knobs = {"LAB_WORKER_STALE_SECONDS": STALE_SECONDS}
     _, paused_out = lab.start_worker("paused", **knobs)
     job_id = submit(lab, TRAIN, kind="train")
