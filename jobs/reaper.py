@@ -111,15 +111,18 @@ def resend_if_broker_lost() -> list[int]:
     return ids
 
 
-def sweep(after_outage: bool = False) -> None:
-    """One pass. `after_outage`: the previous pass failed, so every queued job is sent again."""
+def sweep(after_outage: bool = False) -> list[int]:
+    """One pass; returns the queued jobs it sent again. `after_outage`: the previous pass failed,
+    so every queued job is sent again."""
     reap_stale()
-    if resend_if_broker_lost():
-        return
+    ids = resend_if_broker_lost()
+    if ids:
+        return ids
     ids = resend_queued(unconfirmed_only=not after_outage)
     if ids:
         log.warning("reaper: re-sent %d queued jobs %s", len(ids),
                     "after an outage" if after_outage else "whose message the broker never confirmed")
+    return ids
 
 
 def start(period: float) -> threading.Event:

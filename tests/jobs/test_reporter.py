@@ -141,3 +141,44 @@ def test_what_the_flusher_writes_it_publishes_to_the_jobs_group(make_job):
     finally:
         loop.close()
     assert [(e["type"], e["data"]) for e in message["events"]] == [("log", {"text": "hello"})]
+
+
+def test_a_fenced_out_attempt_writes_nothing_more_and_stops(make_job):
+    from jobs.models import Artifact, Job
+
+    job = make_job()
+    rep = JobReporter(job, job_dir(job))
+    rep.log("before")
+    rep.flush()
+    # the reaper requeued the job and another worker claimed attempt 2
+    Job.objects.filter(pk=job.pk).update(attempts=2)
+    last_seq = Job.objects.get(pk=job.pk).last_seq
+    rep.progress(5, 10)
+    rep.log("after")
+    late = rep.out_dir / "late.txt"
+    late.write_text("late")
+    rep.artifact("late.txt", late, "report")
+    rep.close()
+    assert rep.should_stop() is True and rep.fenced is True
+    job.refresh_from_db()
+    assert job.last_seq == last_seq and job.progress == 0.0
+    assert [e.data for e in JobEvent.objects.filter(job=job, type="log")] == [{"text": "before"}]
+    assert not Artifact.objects.filter(job=job).exists() and not (job_dir(job) / "late.txt").exists()
+
+
+def test_an_attempt_works_in_its_own_folder_and_resumes_from_the_previous_ones_checkpoint(make_job, fresh_media):
+    from jobs.models import Job
+
+    job = make_job()
+    first = JobReporter(job, job_dir(job))
+    (first.out_dir / "checkpoint").mkdir()
+    (first.out_dir / "checkpoint" / "latest.json").write_text('{"step": 50}')
+    first.close()
+    Job.objects.filter(pk=job.pk).update(attempts=2)
+    job.refresh_from_db()
+    second = JobReporter(job, job_dir(job))
+    second.close()
+    assert (first.out_dir, second.out_dir) == (job_dir(job) / "attempt-1", job_dir(job) / "attempt-2")
+    assert (second.out_dir / "checkpoint" / "latest.json").read_text() == '{"step": 50}'
+    # a copy: what attempt 2 writes there never changes what attempt 1 left, nor the reverse
+    assert not (second.out_dir / "checkpoint").samefile(first.out_dir / "checkpoint")
