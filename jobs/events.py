@@ -159,8 +159,8 @@ def record_new(job: Job, item: tuple[str, dict]) -> JobEvent:
 
 
 def record(job: Job, items: list[tuple[str, dict]], job_updates: dict | None = None,
-           wait: float = 0.0) -> list[JobEvent]:
-    rows = append_events(job.pk, items, job_updates)
+           wait: float = 0.0, fence: int | None = None) -> list[JobEvent]:
+    rows = append_events(job.pk, items, job_updates, fence=fence)
     # a consumer that sees the message may read the rows back: send only once they are committed
     transaction.on_commit(lambda: broadcast(job.pk, job.owner_id, rows, wait))
     return rows

@@ -32,6 +32,8 @@ class Job(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # the outbox: set once the broker took the job's message; a queued job without it is sent again
+    sent_at = models.DateTimeField(null=True, blank=True)
     input_artifacts = models.ManyToManyField("Artifact", blank=True, related_name="used_by")
 
     class Meta:

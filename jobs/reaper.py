@@ -1,4 +1,4 @@
-"""Heartbeat reaper: no job stays "running" on a dead worker, none stays "queued" on a lost message.
+"""Heartbeat reaper and outbox: no job stays "running" on a dead worker, none stays "queued" on a lost message.
 
 acks_late + reject_on_worker_lost bring a job back when a worker's *child* dies: the
 main process requeues the message at once. When the whole worker (or its machine)
@@ -8,14 +8,18 @@ process runs `sweep()` every LAB_REAPER_SECONDS:
 
 - a RUNNING job whose heartbeat_at is older than LAB_WORKER_STALE_SECONDS goes back to
   QUEUED and is sent to its queue again (the next `_claim` counts the attempt and logs
-  "attempt k of n"), or ends FAILED with the reason once it has used max_attempts;
-- when the broker lost its data (a marker key this module keeps in Redis is gone), the
-  messages of all QUEUED jobs are sent again. One sweeper wins the marker (SET NX), and a
-  duplicate message is harmless: `_claim` runs a job only while it is not finished and
-  not held by a live worker.
+  "attempt k of n"), or ends FAILED with the reason once it has used max_attempts. Both
+  times are the database's (`now()`): a worker's clock never decides that another is lost;
+- a QUEUED job whose message the broker never confirmed (`sent_at` null, the publish
+  failed) LAB_OUTBOX_RESEND_SECONDS after it was stored is sent again;
+- every QUEUED job is sent again when the broker lost its data (a marker key this module
+  keeps in Redis is gone; one sweeper wins it, SET NX), and on the first sweep that works
+  after one that failed (the database or the broker was down: a worker may have taken a
+  message and acked it without being able to claim its job).
 
-Several workers sweep concurrently: stale rows are locked with SKIP LOCKED and the
-WHERE clause is re-checked under the lock, so each stale job is handled once.
+A duplicate message is harmless: `_claim` runs a job only while it is not finished and
+not held by a live worker. Several workers sweep concurrently: stale rows are locked with
+SKIP LOCKED and the WHERE clause is re-checked under the lock, so each stale job is handled once.
 """
 from __future__ import annotations
 
@@ -25,6 +29,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from .events import record
@@ -34,28 +40,34 @@ log = logging.getLogger(__name__)
 BATCH = 200
 
 
-def reap_stale(now=None) -> list[tuple[int, str]]:
+class BrokerDown(Exception):
+    """A message could not be sent: the sweep counts as failed, and the next one sends every job."""
+
+
+def seconds_ago(seconds: float):
+    return Now() - timedelta(seconds=seconds)
+
+
+def reap_stale() -> list[tuple[int, str]]:
     """Requeue or fail RUNNING jobs whose worker stopped beating. Returns [(job id, new status)]."""
     from .tasks import enqueue
 
-    now = now or timezone.now()
-    stale_before = now - timedelta(seconds=settings.LAB_WORKER_STALE_SECONDS)
     done = []
     with transaction.atomic():
         stale = Job.objects.select_for_update(skip_locked=True).filter(
-            status=Job.Status.RUNNING, heartbeat_at__lt=stale_before).order_by("heartbeat_at")[:BATCH]
+            status=Job.Status.RUNNING, heartbeat_at__lt=seconds_ago(settings.LAB_WORKER_STALE_SECONDS),
+        ).annotate(silent=Now() - F("heartbeat_at")).order_by("heartbeat_at")[:BATCH]
         for job in stale:
-            silent = (now - job.heartbeat_at).total_seconds()
-            lost = f"worker {job.worker or '?'} stopped beating ({silent:.0f} s without a heartbeat)"
+            lost = f"worker {job.worker or '?'} stopped beating ({job.silent.total_seconds():.0f} s without a heartbeat)"
             if job.attempts >= job.max_attempts:
                 reason = f"gave up after {job.attempts} attempts: {lost}"
                 record(job, [("status", {"status": "failed", "error": reason})],
-                       {"status": Job.Status.FAILED, "error": reason, "finished_at": now})
+                       {"status": Job.Status.FAILED, "error": reason, "finished_at": Now()})
                 done.append((job.pk, Job.Status.FAILED))
             else:
                 text = f"{lost}; requeued for attempt {job.attempts + 1} of {job.max_attempts}"
                 record(job, [("log", {"text": text}), ("status", {"status": "queued"})],
-                       {"status": Job.Status.QUEUED, "heartbeat_at": None})
+                       {"status": Job.Status.QUEUED, "heartbeat_at": None, "sent_at": None})
                 enqueue(job)  # sent once this transaction commits
                 done.append((job.pk, Job.Status.QUEUED))
     for job_id, status in done:
@@ -67,26 +79,50 @@ def _marker_key() -> str:
     return f"{settings.LAB_KEY_PREFIX}broker-epoch"
 
 
+def resend(jobs) -> list[int]:
+    """Send each job's message again, oldest first; raises BrokerDown at the first the broker refuses."""
+    from .tasks import publish
+
+    ids = []
+    for job in jobs:
+        if not publish(job):
+            raise BrokerDown(f"sent {len(ids)} jobs, then the broker refused job {job.pk}")
+        ids.append(job.pk)
+    return ids
+
+
+def resend_queued(unconfirmed_only: bool = False) -> list[int]:
+    """Send QUEUED jobs again: all of them, or those whose message was not confirmed in time."""
+    queued = Job.objects.filter(status=Job.Status.QUEUED)
+    if unconfirmed_only:
+        queued = queued.filter(sent_at__isnull=True, created_at__lt=seconds_ago(settings.LAB_OUTBOX_RESEND_SECONDS))
+    return resend(list(queued.order_by("created_at", "id")))
+
+
 def resend_if_broker_lost() -> list[int]:
     """If Redis lost its data since the last sweep, send every QUEUED job's message again."""
     from . import workers
-    from .tasks import enqueue
 
     if not workers.client().set(_marker_key(), timezone.now().isoformat(), nx=True):
         return []  # the marker survived: so did the messages (or another sweeper re-sent them)
-    ids = []
-    with transaction.atomic():
-        for job in Job.objects.filter(status=Job.Status.QUEUED).order_by("created_at"):
-            enqueue(job)
-            ids.append(job.pk)
+    ids = resend_queued()
     if ids:
         log.warning("reaper: the broker lost its messages; re-sent %d queued jobs", len(ids))
     return ids
 
 
-def sweep() -> None:
+def sweep(after_outage: bool = False) -> list[int]:
+    """One pass; returns the queued jobs it sent again. `after_outage`: the previous pass failed,
+    so every queued job is sent again."""
     reap_stale()
-    resend_if_broker_lost()
+    ids = resend_if_broker_lost()
+    if ids:
+        return ids
+    ids = resend_queued(unconfirmed_only=not after_outage)
+    if ids:
+        log.warning("reaper: re-sent %d queued jobs %s", len(ids),
+                    "after an outage" if after_outage else "whose message the broker never confirmed")
+    return ids
 
 
 def start(period: float) -> threading.Event:
@@ -94,10 +130,13 @@ def start(period: float) -> threading.Event:
     stop = threading.Event()
 
     def loop():
+        failed = False
         while not stop.is_set():
             try:
-                sweep()
+                sweep(after_outage=failed)
+                failed = False
             except Exception:  # database or broker restarting: sweep again next period
+                failed = True
                 log.warning("reaper sweep failed", exc_info=True)
             finally:
                 connection.close()  # never keep a connection across a database restart

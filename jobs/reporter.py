@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import shutil
 import sys
 import threading
 import time
@@ -21,11 +23,12 @@ from collections import deque
 from pathlib import Path
 
 from django.conf import settings
-from django.db import close_old_connections, connection
-from django.db.utils import DatabaseError, InterfaceError, OperationalError
-from django.utils import timezone
+from django.db import close_old_connections, connection, transaction
+from django.db.models.functions import Now
+from django.db.utils import DatabaseError, InterfaceError
 
-from .eventlog import TELEMETRY_TYPES, append_events
+from .dbretry import retry_while_db_down
+from .eventlog import TELEMETRY_TYPES, Fenced, append_events, held
 from .events import ThreadSender, broadcast
 from .models import Artifact, Job
 
@@ -33,14 +36,50 @@ log = logging.getLogger(__name__)
 
 UNSURE_SECONDS = 10.0
 GIL_SWITCH_SECONDS = 0.0005
+CHECKPOINT = "checkpoint"  # the folder under out_dir where ml/ runners keep what they resume from
 
 
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
+def copy_durably(src: Path, dst: Path) -> tuple[int, str]:
+    """Copy `src` to `dst` and wait until it is on disk; returns (size, sha256) of what was written."""
+    h, size = hashlib.sha256(), 0
+    with open(src, "rb") as f, open(dst, "wb") as out:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
-    return h.hexdigest()
+            out.write(chunk)
+            size += len(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+    return size, h.hexdigest()
+
+
+def fsync_folder(folder: Path) -> None:
+    """A rename is durable once its folder is (POSIX)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def attempt_folder(job_folder: Path, attempt: int) -> Path:
+    return Path(job_folder) / f"attempt-{attempt}"
+
+
+def seed_checkpoint(job_folder: Path, attempt: int) -> None:
+    """Give this attempt's working folder the newest checkpoint an earlier attempt left, so a
+    resume finds it. A copy, not the folder itself: a stale attempt that still runs goes on
+    writing into its own folder, never into the one this attempt resumes from."""
+    target = attempt_folder(job_folder, attempt) / CHECKPOINT
+    if target.exists():
+        return
+    for k in range(attempt - 1, -1, -1):
+        source = attempt_folder(job_folder, k) / CHECKPOINT
+        if source.is_dir():
+            tmp = target.with_name(CHECKPOINT + ".copying")
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.copytree(source, tmp)
+            os.replace(tmp, target)  # a half-made copy is never taken for a checkpoint
+            return
 
 
 def safe_artifact_name(name) -> str:
@@ -53,28 +92,22 @@ def safe_artifact_name(name) -> str:
     return "/".join(parts)[:255]
 
 
-def _retry_while_db_down(write, retry_for: float = 120.0):
-    """Run a write from the job's own thread, reconnecting while the database restarts: that
-    thread's connection dies with the server and Django only checks it between tasks."""
-    deadline = time.monotonic() + retry_for
-    while True:
-        try:
-            return write()
-        except (OperationalError, InterfaceError):
-            log.warning("database write failed, reconnecting", exc_info=True)
-            connection.close()
-            if time.monotonic() >= deadline:
-                raise
-            time.sleep(0.5)  # back-off between reconnects to a restarting database
-
-
 class JobReporter:
-    def __init__(self, job: Job, out_dir: Path):
+    """The reporter of one attempt of a job. Its attempt number fences every write: once the job
+    is no longer `running` this attempt (the reaper gave it to another worker), nothing more is
+    written, and `should_stop()` turns true so the runner ends at its next step.
+
+    The runner works in `out_dir`, this attempt's own folder under `job_folder`; artifacts are
+    published from there into `job_folder`, atomically and only while the attempt holds the job."""
+
+    def __init__(self, job: Job, job_folder: Path):
         self.job_id = job.pk
         self.owner_id = job.owner_id
         self.attempt = job.attempts
-        self.out_dir = Path(out_dir)
+        self.job_folder = Path(job_folder)
+        self.out_dir = attempt_folder(self.job_folder, self.attempt)
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        seed_checkpoint(self.job_folder, self.attempt)
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()  # one writer at a time, or a batch could be written twice
         self._wake = threading.Condition(self._lock)
@@ -82,6 +115,7 @@ class JobReporter:
         self._pending_progress: dict | None = None
         self._job_updates: dict = {}
         self._cancel = False
+        self._fenced = False
         self._closed = False
         self._urgent = False  # a log line waits: flush without waiting for the period
         self._last_beat = 0.0
@@ -127,20 +161,21 @@ class JobReporter:
         real = path.resolve()  # follows symlinks: a link out of the storage is refused too
         if not real.is_relative_to(root):
             raise ValueError(f"artifact file {path} is outside the lab's storage")
-        size = real.stat().st_size
-        digest = sha256_of(real)
-        rel = real.relative_to(root)
-        art, _ = _retry_while_db_down(lambda: Artifact.objects.update_or_create(
-            job_id=self.job_id, name=str(name),
-            defaults={"kind": kind, "file": str(rel), "size": size, "sha256": digest, "partial": False},
-        ))
+        art = self._publish(name, real, kind, root)
+        if art is None:
+            return
         with self._lock:
             self._queue_progress()
             self._pending.append(("artifact", {"id": art.pk, "name": art.name, "kind": art.kind}))
         self.flush()
 
     def should_stop(self):
-        return self._cancel
+        return self._cancel or self._fenced
+
+    @property
+    def fenced(self) -> bool:
+        """True once another attempt holds the job (or it ended): this one must write nothing more."""
+        return self._fenced
 
     # --- used by the task ---
 
@@ -153,22 +188,63 @@ class JobReporter:
 
     def flush(self, retry_for: float = 0.0):
         """Write what is buffered; with `retry_for`, keep trying that long (database restarting)."""
-        deadline = time.monotonic() + retry_for
-        while True:
-            try:
-                with self._flush_lock:
-                    self._flush_once()
-                return
-            except (DatabaseError, InterfaceError):
-                log.warning("job %s: event write failed, will retry", self.job_id, exc_info=True)
-                connection.close()
-                if time.monotonic() >= deadline:
-                    if retry_for:
-                        raise
-                    return
-                time.sleep(0.5)  # back-off between reconnects to a restarting database
+        def once():
+            with self._flush_lock:
+                self._flush_once()
+
+        try:
+            retry_while_db_down(once, retry_for, what=f"job {self.job_id}: event write")
+        except Fenced:
+            self._fence_lost()
+        except (DatabaseError, InterfaceError):
+            connection.close()
+            if retry_for:
+                raise
+            # the buffer is kept: the flusher writes it next period
 
     # --- internals ---
+
+    def _fence_lost(self):
+        with self._lock:
+            if not self._fenced:
+                log.warning("job %s: attempt %s no longer holds the job; it writes nothing more and stops",
+                            self.job_id, self.attempt)
+            self._fenced = True
+            self._pending.clear()
+            self._pending_progress = None
+            self._job_updates.clear()
+
+    def _publish(self, name: str, path: Path, kind: str, root: Path) -> Artifact | None:
+        """Copy the file into the job's folder under its name (write, fsync, rename) and store its
+        row, both under the job's row lock and only while this attempt holds the job; None if not."""
+        if self._fenced:
+            return None
+        target = self.job_folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        rel = str(target.resolve().relative_to(root))
+        # made in this attempt's folder: the job's folder only ever holds published files
+        tmp = self.out_dir / (".publishing-" + name.replace("/", "_"))
+        size, digest = copy_durably(path, tmp)
+
+        def write():
+            with transaction.atomic():
+                # the lock keeps the reaper and the next claim out until the row is committed
+                if not held(self.job_id, self.attempt).select_for_update().exists():
+                    return None
+                if tmp.exists():  # a retry after a failed commit finds it already in place
+                    os.replace(tmp, target)
+                    fsync_folder(target.parent)
+                return Artifact.objects.update_or_create(job_id=self.job_id, name=name, defaults={
+                    "kind": kind, "file": rel, "size": size, "sha256": digest,
+                    "partial": False})[0]
+
+        try:
+            art = retry_while_db_down(write, what=f"job {self.job_id}: storing artifact {name}")
+        finally:
+            tmp.unlink(missing_ok=True)
+        if art is None:
+            self._fence_lost()
+        return art
 
     def _queue_progress(self):
         if self._pending_progress is not None:
@@ -176,6 +252,8 @@ class JobReporter:
             self._pending_progress = None
 
     def _flush_once(self):
+        if self._fenced:
+            return
         with self._lock:
             self._queue_progress()
             items, updates = list(self._pending), dict(self._job_updates)
@@ -183,11 +261,11 @@ class JobReporter:
         if not items and not updates and not beat:
             return
         if beat:
-            updates["heartbeat_at"] = timezone.now()
+            updates["heartbeat_at"] = Now()  # the database's clock, as the reaper reads it
         # telemetry alone does not wait for the disk; an artifact or status in the batch does, and
         # that flush makes every earlier commit durable too (the WAL is flushed in order)
         durable = any(type_ not in TELEMETRY_TYPES for type_, _ in items)
-        rows = (append_events(self.job_id, items, updates, durable=durable, unsure=self._unsure)
+        rows = (append_events(self.job_id, items, updates, durable=durable, unsure=self._unsure, fence=self.attempt)
                 if (items or updates) else [])
         self._remember_unsure(rows, durable)
         with self._lock:

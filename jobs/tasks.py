@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 import traceback
 from datetime import timedelta
 from pathlib import Path
@@ -11,12 +10,16 @@ from pathlib import Path
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.utils import DatabaseError, InterfaceError
+from django.db import transaction
+from django.db.models import BooleanField, ExpressionWrapper, Q
+from django.db.models.functions import Now
+from django.db.utils import DatabaseError
 from django.utils import timezone
 
 from ml.reporting import Cancelled
 
+from .dbretry import retry_while_db_down
+from .eventlog import Fenced
 from .events import broadcast, record
 from .models import Artifact, Job, JobEvent
 from .registry import get_kind
@@ -26,15 +29,17 @@ from .resolve import resolve_artifacts
 log = logging.getLogger(__name__)
 
 
-def job_dir(job_id: int) -> Path:
-    return Path(settings.MEDIA_ROOT) / "jobs" / str(job_id)
+def job_dir(job: Job) -> Path:
+    """The job's folder: its published artifacts, and one working folder per attempt
+    (jobs/reporter.py)."""
+    return Path(settings.MEDIA_ROOT) / "jobs" / str(job.pk)
 
 
 # the common case, as a work queue claims: one conditional update changes the row or nothing
 _CLAIM_FIRST = """
 WITH job AS (
     UPDATE {jobs} SET status = %(running)s, attempts = 1, worker = %(worker)s,
-        started_at = coalesce(started_at, %(now)s), heartbeat_at = %(now)s, last_seq = last_seq + 1
+        started_at = coalesce(started_at, %(now)s), heartbeat_at = now(), last_seq = last_seq + 1
     WHERE id = %(job_id)s AND status = %(queued)s AND attempts = 0 AND max_attempts > 0 AND NOT cancel_requested
     RETURNING *
 ), event AS (
@@ -52,16 +57,18 @@ def _claim(job_id: int, worker: str) -> Job | None:
     job = _claim_first_attempt(job_id, worker)
     if job is not None:
         return job
+    # a heartbeat is fresh on the database's clock, which stamped it: workers' clocks may disagree
+    fresh = ExpressionWrapper(Q(heartbeat_at__gt=Now() - timedelta(seconds=settings.LAB_WORKER_STALE_SECONDS)),
+                              output_field=BooleanField())
     with transaction.atomic():
-        job = Job.objects.select_for_update().filter(pk=job_id).first()
+        job = Job.objects.select_for_update().filter(pk=job_id).annotate(beating=fresh).first()
         if job is None or job.is_finished:
             return None
         if job.cancel_requested:
             record(job, [("status", {"status": "cancelled"})],
                    {"status": Job.Status.CANCELLED, "finished_at": timezone.now()})
             return None
-        stale = timezone.now() - timedelta(seconds=settings.LAB_WORKER_STALE_SECONDS)
-        if job.status == Job.Status.RUNNING and job.worker != worker and job.heartbeat_at and job.heartbeat_at > stale:
+        if job.status == Job.Status.RUNNING and job.worker != worker and job.beating:
             return None
         if job.attempts >= job.max_attempts:
             reason = f"gave up after {job.attempts} attempts: the worker was lost each time"
@@ -71,7 +78,7 @@ def _claim(job_id: int, worker: str) -> Job | None:
         resumed = job.attempts > 0
         now = timezone.now()
         claim = {"attempts": job.attempts + 1, "status": Job.Status.RUNNING, "worker": worker,
-                 "started_at": job.started_at or now, "heartbeat_at": now}
+                 "started_at": job.started_at or now, "heartbeat_at": Now()}
         items = [("status", {"status": "running"})]
         if resumed:
             items.append(("log", {"text": f"attempt {claim['attempts']} of {job.max_attempts} on {worker} "
@@ -80,7 +87,8 @@ def _claim(job_id: int, worker: str) -> Job | None:
         # `running` is handed to the broker before the job starts (its thread would hold the GIL)
         rows = record(job, items, claim, wait=1.0)
         for field, value in claim.items():
-            setattr(job, field, value)
+            if not isinstance(value, Now):
+                setattr(job, field, value)
         job.last_seq = rows[-1].seq
     return job
 
@@ -102,36 +110,34 @@ def _claim_first_attempt(job_id: int, worker: str) -> Job | None:
 
 
 def _finish(job: Job, attempt: int, status: str, fields: dict) -> bool:
-    """Set the final state and its event in one transaction, once: only the attempt that
-    holds the job may finish it. Retried while the database restarts."""
+    """Set the final state and its event in one statement, once: only while `attempt` holds the
+    job (the fence). Retried while the database restarts. False if another attempt holds it."""
     data = {"status": status, **({"error": fields["error"]} if fields.get("error") else {})}
     fields = {**fields, "status": status, "finished_at": timezone.now()}
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with transaction.atomic():
-                locked = Job.objects.select_for_update().only("status", "attempts").get(pk=job.pk)
-                if locked.status != Job.Status.RUNNING or locked.attempts != attempt:
-                    return False
-                # the final status is the event clients wait for: hand it to the broker before returning
-                record(job, [("status", data)], fields, wait=5.0)
-                return True
-        except (DatabaseError, InterfaceError):
-            connection.close()
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)  # back-off while the database restarts
+
+    def write():
+        with transaction.atomic():
+            # the final status is the event clients wait for: hand it to the broker before returning
+            record(job, [("status", data)], fields, wait=5.0, fence=attempt)
+        return True
+
+    try:
+        return retry_while_db_down(write, what=f"job {job.pk}: final status")
+    except Fenced:
+        return False
 
 
 @shared_task(name="jobs.run_job", acks_late=True, reject_on_worker_lost=True)
 def run_job(job_id: int) -> None:
     worker = run_job.request.hostname or "worker"
-    job = _claim(job_id, worker)
+    # a claim that fails for good leaves the job queued: the reaper's first sweep after the outage
+    # sends it again (an acked message must not strand it)
+    job = retry_while_db_down(lambda: _claim(job_id, worker), what=f"job {job_id}: claim")
     if job is None:
         return
     attempt = job.attempts
     kind = get_kind(job.kind)
-    reporter = JobReporter(job, job_dir(job.pk))
+    reporter = JobReporter(job, job_dir(job))
     final, error, result = Job.Status.FAILED, "", None
     try:
         params = kind.params.model_validate(resolve_artifacts(job.params, job.owner))
@@ -139,8 +145,10 @@ def run_job(job_id: int) -> None:
         final = Job.Status.SUCCEEDED
     except Cancelled:
         final = Job.Status.CANCELLED
-        Artifact.objects.filter(job=job).update(partial=True)
-        reporter.log("cancelled: stopped at the last step boundary; artifacts written so far are kept, marked partial")
+        if not reporter.fenced:  # a fenced attempt stopped because another one holds the job: it records nothing
+            Artifact.objects.filter(job=job, job__attempts=attempt, job__status=Job.Status.RUNNING).update(partial=True)
+            reporter.log("cancelled: stopped at the last step boundary; artifacts written so far are kept, "
+                         "marked partial")
     except SoftTimeLimitExceeded:
         error = f"time limit of {kind.soft_time_limit} s for '{kind.name}' jobs exceeded"
     except Exception as exc:  # the job failed, not the platform: record why, keep the worker alive
@@ -150,20 +158,30 @@ def run_job(job_id: int) -> None:
     try:
         reporter.close()
     finally:
-        _finish(job, attempt, final, {"error": error, "result": result,
-                                      **({"progress": 1.0} if final == Job.Status.SUCCEEDED else {})})
+        finished = _finish(job, attempt, final, {"error": error, "result": result,
+                                                 **({"progress": 1.0} if final == Job.Status.SUCCEEDED else {})})
+    if not finished:
+        log.warning("job %s: attempt %s was fenced out (another attempt holds the job); it stopped and "
+                    "wrote nothing more", job.pk, attempt)
+
+
+def publish(job: Job) -> bool:
+    """Send the job's message to its queue and note that the broker took it (the outbox): a
+    queued job without `sent_at` is sent again by the reaper's sweep. False if the broker refused."""
+    kind = get_kind(job.kind)
+    try:
+        run_job.apply_async(args=[job.pk], queue=job.queue, soft_time_limit=kind.soft_time_limit,
+                            time_limit=kind.time_limit)
+    except Exception:  # broker unreachable: the job is stored and stays queued (the answer is not a 500)
+        log.exception("job %s: could not send it to queue %s; the reaper sends it again", job.pk, job.queue)
+        return False
+    try:
+        Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(sent_at=Now())
+    except DatabaseError:  # unconfirmed: it is sent again, and `_claim` refuses the duplicate
+        log.warning("job %s: sent, but could not note it", job.pk, exc_info=True)
+    return True
 
 
 def enqueue(job: Job) -> None:
     """Send the job to its queue once the row is committed (the worker must find it)."""
-    kind = get_kind(job.kind)
-    job_id, queue = job.pk, job.queue
-
-    def send():
-        try:
-            run_job.apply_async(args=[job_id], queue=queue, soft_time_limit=kind.soft_time_limit,
-                                time_limit=kind.time_limit)
-        except Exception:  # broker unreachable: the job is stored and stays queued (the answer is not a 500)
-            log.exception("job %s: could not send it to queue %s", job_id, queue)
-
-    transaction.on_commit(send)
+    transaction.on_commit(lambda: publish(job))

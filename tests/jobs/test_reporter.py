@@ -8,9 +8,23 @@ from jobs.tasks import job_dir
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture
+def make_job(make_job):
+    """A job as a worker holds it: running its first attempt (a reporter's writes are fenced to it)."""
+    from jobs.models import Job
+
+    def make():
+        job = make_job()
+        Job.objects.filter(pk=job.pk).update(status="running", attempts=1)
+        job.refresh_from_db()
+        return job
+
+    return make
+
+
 def test_progress_is_coalesced_and_the_last_value_always_delivered(make_job):
     job = make_job()
-    rep = JobReporter(job, job_dir(job.pk))
+    rep = JobReporter(job, job_dir(job))
     for i in range(1, 20001):
         rep.progress(i, 20000)
     rep.close()
@@ -24,7 +38,7 @@ def test_progress_is_coalesced_and_the_last_value_always_delivered(make_job):
 
 def test_metric_points_are_all_kept_in_order(make_job):
     job = make_job()
-    rep = JobReporter(job, job_dir(job.pk))
+    rep = JobReporter(job, job_dir(job))
     for step in range(500):
         rep.metric("loss", 1.0 / (step + 1), step)
     rep.log("done")
@@ -39,7 +53,7 @@ def test_metric_points_are_all_kept_in_order(make_job):
 
 def test_non_finite_metric_is_stored_as_null(make_job):
     job = make_job()
-    rep = JobReporter(job, job_dir(job.pk))
+    rep = JobReporter(job, job_dir(job))
     rep.metric("loss", float("nan"), 0)
     rep.close()
     assert JobEvent.objects.get(job=job, type="metric").data["value"] is None
@@ -49,7 +63,7 @@ def test_should_stop_follows_the_cancel_flag(make_job):
     from jobs.models import Job
 
     job = make_job()
-    rep = JobReporter(job, job_dir(job.pk))
+    rep = JobReporter(job, job_dir(job))
     assert rep.should_stop() is False
     Job.objects.filter(pk=job.pk).update(cancel_requested=True)
     rep.flush()
@@ -65,7 +79,7 @@ def test_artifact_records_size_and_sha256(make_job):
     from jobs.models import Artifact
 
     job = make_job()
-    rep = JobReporter(job, job_dir(job.pk))
+    rep = JobReporter(job, job_dir(job))
     path = rep.out_dir / "hello.txt"
     path.write_bytes(b"hello lab")
     rep.artifact("hello.txt", path, "report")
@@ -82,7 +96,7 @@ def test_log_lines_a_database_crash_took_back_are_written_again(make_job):
     from jobs.models import Job
 
     job = make_job()
-    rep = JobReporter(job, job_dir(job.pk))
+    rep = JobReporter(job, job_dir(job))
     for i in range(5):
         rep.log(f"line {i}")
     rep.flush()
@@ -115,7 +129,7 @@ def test_what_the_flusher_writes_it_publishes_to_the_jobs_group(make_job):
 
     try:
         channel = loop.run_until_complete(subscribe())
-        rep = JobReporter(job, job_dir(job.pk))
+        rep = JobReporter(job, job_dir(job))
         rep.log("hello")  # written by the flusher thread, and sent by it
         # the layer itself, no database catch-up behind it: the message arrives or this times out
         message = loop.run_until_complete(asyncio.wait_for(layer.receive(channel), 30))
@@ -127,3 +141,44 @@ def test_what_the_flusher_writes_it_publishes_to_the_jobs_group(make_job):
     finally:
         loop.close()
     assert [(e["type"], e["data"]) for e in message["events"]] == [("log", {"text": "hello"})]
+
+
+def test_a_fenced_out_attempt_writes_nothing_more_and_stops(make_job):
+    from jobs.models import Artifact, Job
+
+    job = make_job()
+    rep = JobReporter(job, job_dir(job))
+    rep.log("before")
+    rep.flush()
+    # the reaper requeued the job and another worker claimed attempt 2
+    Job.objects.filter(pk=job.pk).update(attempts=2)
+    last_seq = Job.objects.get(pk=job.pk).last_seq
+    rep.progress(5, 10)
+    rep.log("after")
+    late = rep.out_dir / "late.txt"
+    late.write_text("late")
+    rep.artifact("late.txt", late, "report")
+    rep.close()
+    assert rep.should_stop() is True and rep.fenced is True
+    job.refresh_from_db()
+    assert job.last_seq == last_seq and job.progress == 0.0
+    assert [e.data for e in JobEvent.objects.filter(job=job, type="log")] == [{"text": "before"}]
+    assert not Artifact.objects.filter(job=job).exists() and not (job_dir(job) / "late.txt").exists()
+
+
+def test_an_attempt_works_in_its_own_folder_and_resumes_from_the_previous_ones_checkpoint(make_job, fresh_media):
+    from jobs.models import Job
+
+    job = make_job()
+    first = JobReporter(job, job_dir(job))
+    (first.out_dir / "checkpoint").mkdir()
+    (first.out_dir / "checkpoint" / "latest.json").write_text('{"step": 50}')
+    first.close()
+    Job.objects.filter(pk=job.pk).update(attempts=2)
+    job.refresh_from_db()
+    second = JobReporter(job, job_dir(job))
+    second.close()
+    assert (first.out_dir, second.out_dir) == (job_dir(job) / "attempt-1", job_dir(job) / "attempt-2")
+    assert (second.out_dir / "checkpoint" / "latest.json").read_text() == '{"step": 50}'
+    # a copy: what attempt 2 writes there never changes what attempt 1 left, nor the reverse
+    assert not (second.out_dir / "checkpoint").samefile(first.out_dir / "checkpoint")

@@ -35,16 +35,28 @@ class PrivateRedis:
     def __init__(self):
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.dir = Path(tempfile.mkdtemp(prefix="lab-fault-redis-"))
         self.proc = None
         self.start()
 
     def start(self):
         exe = shutil.which("redis-server") or "/usr/bin/redis-server"
         self.proc = subprocess.Popen([exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "no"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True)
+                                      "--appendonly", "no", "--dir", str(self.dir)], stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
         OutputWatcher(self.proc, "redis").wait_for("Ready to accept connections", timeout=30)
+        # loaded (if `stop_keeping_data` left it): the next crash-like restart must start empty again
+        (self.dir / "dump.rdb").unlink(missing_ok=True)
         atexit.register(self.kill)
+
+    def stop_keeping_data(self):
+        """Shut down as a persistent Redis does (compose runs it with `appendonly yes`): the next
+        `start()` finds every key and message again, the reaper's broker marker included."""
+        import redis
+
+        with contextlib.suppress(redis.ConnectionError):
+            redis.Redis(port=self.port).shutdown(save=True)
+        self.proc.wait(30)
 
     def kill(self):
         if self.proc and self.proc.poll() is None:
@@ -159,13 +171,17 @@ class FaultLab:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(10)
 
+    def worker_child(self, name: str) -> psutil.Process:
+        """The worker's one pool process, the one that runs its job."""
+        children = psutil.Process(self.workers[name][0].pid).children()
+        assert len(children) == 1, children
+        return children[0]
+
     def kill_worker_child(self, name: str) -> int:
         """SIGKILL the pool process running the job (an OOM kill); the main process lives on."""
-        proc = self.workers[name][0]
-        children = psutil.Process(proc.pid).children()
-        assert len(children) == 1, children
-        children[0].send_signal(signal.SIGKILL)
-        return children[0].pid
+        child = self.worker_child(name)
+        child.send_signal(signal.SIGKILL)
+        return child.pid
 
     def stop_all_workers(self) -> None:
         for name in list(self.workers):
@@ -176,5 +192,6 @@ class FaultLab:
             self.kill_worker(name)
         stop(self.web, signal.SIGKILL)  # a throw-away server: no graceful shutdown to wait for
         self.redis.kill()
+        shutil.rmtree(self.redis.dir, ignore_errors=True)
         self.pg.close()
         shutil.rmtree(self.media, ignore_errors=True)

@@ -8,7 +8,7 @@ import torch
 from rest_framework.test import APIClient
 
 from jobs.api.views import create_job
-from jobs.models import Artifact
+from jobs.models import Artifact, Job
 from jobs.reporter import JobReporter, safe_artifact_name
 from jobs.tasks import job_dir
 
@@ -38,7 +38,9 @@ def test_names_that_name_nothing_are_refused(name):
 @pytest.fixture
 def reporter(user):
     job = create_job(user, "sample", {}, "", [], send=False)
-    rep = JobReporter(job, job_dir(job.pk))
+    Job.objects.filter(pk=job.pk).update(status="running", attempts=1)  # as a worker holds it
+    job.refresh_from_db()
+    rep = JobReporter(job, job_dir(job))
     yield rep
     rep.close()
 

@@ -196,6 +196,8 @@ LAB_HEARTBEAT_SECONDS = env.float("LAB_HEARTBEAT_SECONDS", default=1.0)
 LAB_WORKER_STALE_SECONDS = env.float("LAB_WORKER_STALE_SECONDS", default=30.0)
 # every worker's main process requeues jobs of dead workers this often (jobs/reaper.py); 0 turns it off
 LAB_REAPER_SECONDS = env.float("LAB_REAPER_SECONDS", default=10.0)
+# a queued job whose message the broker has not confirmed this long after submit is sent again
+LAB_OUTBOX_RESEND_SECONDS = env.float("LAB_OUTBOX_RESEND_SECONDS", default=5.0)
 LAB_EVENT_FLUSH_SECONDS = env.float("LAB_EVENT_FLUSH_SECONDS", default=0.05)  # at most ~20 writes/s per job
 
 LOGGING = {
