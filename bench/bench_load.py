@@ -165,7 +165,7 @@ def bench_fanout(url):
 
     for k in range(CLIENTS):
         threading.Thread(target=reader, args=(k,), daemon=True).start()
-    rep = JobReporter(job, job_dir(job.pk))
+    rep = JobReporter(job, job_dir(job))
     start = time.perf_counter()
     for i in range(n):
         delay = start + i / RATE - time.perf_counter()

@@ -157,7 +157,7 @@ def _event_latency(url, token, user, kind):
     from jobs.tasks import job_dir
 
     job = Job.objects.create(owner=user, kind="sample", status="running", started_at=timezone.now())
-    rep = JobReporter(job, job_dir(job.pk))
+    rep = JobReporter(job, job_dir(job))
     n = int(EVENT_RATE * EVENT_SECONDS)
     watcher = subprocess.Popen([sys.executable, "-m", "bench.ws_watch", url, f"/ws/jobs/{job.pk}/", token,
                                 str(EVENT_WARMUP + n)], stdout=subprocess.PIPE, text=True)

@@ -9,6 +9,7 @@ process runs `sweep()` every LAB_REAPER_SECONDS:
 - a RUNNING job whose heartbeat_at is older than LAB_WORKER_STALE_SECONDS goes back to
   QUEUED and is sent to its queue again (the next `_claim` counts the attempt and logs
   "attempt k of n"), or ends FAILED with the reason once it has used max_attempts;
+- once every LAB_GC_SECONDS, the retention policy is applied (jobs/retention.py);
 - when the broker lost its data (a marker key this module keeps in Redis is gone), the
   messages of all QUEUED jobs are sent again. One sweeper wins the marker (SET NX), and a
   duplicate message is harmless: `_claim` runs a job only while it is not finished and
@@ -36,7 +37,8 @@ BATCH = 200
 
 def reap_stale(now=None) -> list[tuple[int, str]]:
     """Requeue or fail RUNNING jobs whose worker stopped beating. Returns [(job id, new status)]."""
-    from .tasks import enqueue
+    from .storage import folder_bytes
+    from .tasks import enqueue, job_dir
 
     now = now or timezone.now()
     stale_before = now - timedelta(seconds=settings.LAB_WORKER_STALE_SECONDS)
@@ -50,7 +52,8 @@ def reap_stale(now=None) -> list[tuple[int, str]]:
             if job.attempts >= job.max_attempts:
                 reason = f"gave up after {job.attempts} attempts: {lost}"
                 record(job, [("status", {"status": "failed", "error": reason})],
-                       {"status": Job.Status.FAILED, "error": reason, "finished_at": now})
+                       {"status": Job.Status.FAILED, "error": reason, "finished_at": now,
+                        "bytes_stored": folder_bytes(job_dir(job))})
                 done.append((job.pk, Job.Status.FAILED))
             else:
                 text = f"{lost}; requeued for attempt {job.attempts + 1} of {job.max_attempts}"
@@ -91,12 +94,15 @@ def sweep() -> None:
 
 def start(period: float) -> threading.Event:
     """Sweep now and then every `period` seconds in a daemon thread; set the event to stop."""
+    from . import retention
+
     stop = threading.Event()
 
     def loop():
         while not stop.is_set():
             try:
                 sweep()
+                retention.sweep_if_due()  # far less often: it walks the job folders
             except Exception:  # database or broker restarting: sweep again next period
                 log.warning("reaper sweep failed", exc_info=True)
             finally:

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def test_progress_is_coalesced_and_the_last_value_always_delivered(make_job):
     job = make_job()
-    rep = JobReporter(job, job_dir(job.pk))
+    rep = JobReporter(job, job_dir(job))
     for i in range(1, 20001):
         rep.progress(i, 20000)
     rep.close()
@@ -24,7 +24,7 @@ def test_progress_is_coalesced_and_the_last_value_always_delivered(make_job):
 
 def test_metric_points_are_all_kept_in_order(make_job):
     job = make_job()
-    rep = JobReporter(job, job_dir(job.pk))
+    rep = JobReporter(job, job_dir(job))
     for step in range(500):
         rep.metric("loss", 1.0 / (step + 1), step)
     rep.log("done")
@@ -39,7 +39,7 @@ def test_metric_points_are_all_kept_in_order(make_job):
 
 def test_non_finite_metric_is_stored_as_null(make_job):
     job = make_job()
-    rep = JobReporter(job, job_dir(job.pk))
+    rep = JobReporter(job, job_dir(job))
     rep.metric("loss", float("nan"), 0)
     rep.close()
     assert JobEvent.objects.get(job=job, type="metric").data["value"] is None
@@ -49,7 +49,7 @@ def test_should_stop_follows_the_cancel_flag(make_job):
     from jobs.models import Job
 
     job = make_job()
-    rep = JobReporter(job, job_dir(job.pk))
+    rep = JobReporter(job, job_dir(job))
     assert rep.should_stop() is False
     Job.objects.filter(pk=job.pk).update(cancel_requested=True)
     rep.flush()
@@ -65,7 +65,7 @@ def test_artifact_records_size_and_sha256(make_job):
     from jobs.models import Artifact
 
     job = make_job()
-    rep = JobReporter(job, job_dir(job.pk))
+    rep = JobReporter(job, job_dir(job))
     path = rep.out_dir / "hello.txt"
     path.write_bytes(b"hello lab")
     rep.artifact("hello.txt", path, "report")
@@ -82,7 +82,7 @@ def test_log_lines_a_database_crash_took_back_are_written_again(make_job):
     from jobs.models import Job
 
     job = make_job()
-    rep = JobReporter(job, job_dir(job.pk))
+    rep = JobReporter(job, job_dir(job))
     for i in range(5):
         rep.log(f"line {i}")
     rep.flush()
@@ -115,7 +115,7 @@ def test_what_the_flusher_writes_it_publishes_to_the_jobs_group(make_job):
 
     try:
         channel = loop.run_until_complete(subscribe())
-        rep = JobReporter(job, job_dir(job.pk))
+        rep = JobReporter(job, job_dir(job))
         rep.log("hello")  # written by the flusher thread, and sent by it
         # the layer itself, no database catch-up behind it: the message arrives or this times out
         message = loop.run_until_complete(asyncio.wait_for(layer.receive(channel), 30))

@@ -38,7 +38,7 @@ def test_names_that_name_nothing_are_refused(name):
 @pytest.fixture
 def reporter(user):
     job = create_job(user, "sample", {}, "", [], send=False)
-    rep = JobReporter(job, job_dir(job.pk))
+    rep = JobReporter(job, job_dir(job))
     yield rep
     rep.close()
 
