@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.postgres.functions import RandomUUID
 from django.db import migrations, models
 
 MAP_FILE = ".storage-keys-0002.json"
@@ -51,6 +52,13 @@ def assign_keys(apps, schema_editor):
         if old.is_dir() and not new.exists():
             os.replace(old, new)
         Job.objects.filter(pk=job.pk).update(bytes_stored=folder_bytes(new))
+    _check_constraints_now(schema_editor)
+
+
+def _check_constraints_now(schema_editor):
+    # the artifact updates queue deferred foreign-key checks, and PostgreSQL refuses the ALTER TABLE
+    # that follows while any are pending
+    schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 def move_back(apps, schema_editor):
@@ -63,6 +71,7 @@ def move_back(apps, schema_editor):
         for art in Artifact.objects.filter(job_id=job.pk, file__startswith=f"jobs/{job.storage_key}/"):
             art.file = f"jobs/{job.pk}/" + art.file.name[len(f"jobs/{job.storage_key}/"):]
             art.save(update_fields=["file"])
+    _check_constraints_now(schema_editor)
 
 
 class Migration(migrations.Migration):
@@ -73,9 +82,13 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.AddField(model_name="job", name="storage_key", field=models.UUIDField(null=True)),
-        migrations.AddField(model_name="job", name="bytes_stored", field=models.PositiveBigIntegerField(default=0)),
-        migrations.AddField(model_name="job", name="deleted_inputs", field=models.JSONField(blank=True, default=list)),
+        migrations.AddField(model_name="job", name="bytes_stored",
+                            field=models.PositiveBigIntegerField(default=0, db_default=0)),
+        migrations.AddField(model_name="job", name="deleted_inputs",
+                            field=models.JSONField(blank=True, default=list,
+                                                   db_default=models.Value([], models.JSONField()))),
         migrations.RunPython(assign_keys, move_back),
         migrations.AlterField(model_name="job", name="storage_key",
-                              field=models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                              field=models.UUIDField(default=uuid.uuid4, db_default=RandomUUID(), editable=False,
+                                                     unique=True)),
     ]
