@@ -43,8 +43,10 @@ def jobs_list(request):
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    query.pop("deleted", None)
+    deleted = request.GET.get("deleted", "")
     return render(request, "frontend/jobs_list.html", {
-        "page": page, "kinds": _kinds(mine), "statuses": STATUSES, "kind": kind, "status": status,
+        "page": page, "deleted": int(deleted) if deleted.isascii() and deleted.isdigit() else None, "kinds": _kinds(mine), "statuses": STATUSES, "kind": kind, "status": status,
         "query": query.urlencode(), "nav": "jobs",
     })
 
@@ -72,7 +74,7 @@ def job_detail(request, pk):
     inputs = [a for a in inputs if a.job_id in seen]
     used_by = visible.filter(input_artifacts__job=job).distinct().order_by("id")
     return render(request, "frontend/job_detail.html", {
-        "job": job, "inputs": inputs, "used_by": used_by,
+        "job": job, "inputs": inputs, "deleted_inputs": job.deleted_inputs, "used_by": used_by,
         "boot": {"id": job.id, "kind": job.kind, "status": job.status, "progress": job.progress},
     })
 

@@ -1,5 +1,8 @@
 """The database row is the truth; websocket messages are a view of it."""
+import uuid
+
 from django.conf import settings
+from django.contrib.postgres.functions import RandomUUID
 from django.db import models
 
 
@@ -35,6 +38,15 @@ class Job(models.Model):
     # the outbox: set once the broker took the job's message; a queued job without it is sent again
     sent_at = models.DateTimeField(null=True, blank=True)
     input_artifacts = models.ManyToManyField("Artifact", blank=True, related_name="used_by")
+    # names the job's folder (jobs.tasks.job_dir): ids repeat after a database reset or a restored
+    # backup, and a folder found under a recycled id would hand a new job another job's checkpoints
+    # (database defaults too: rows inserted in plain SQL, as the load benchmarks do, get them as well)
+    storage_key = models.UUIDField(default=uuid.uuid4, db_default=RandomUUID(), unique=True, editable=False)
+    # every byte the job's folder holds (artifacts and checkpoints), measured when an attempt ends
+    # and by the garbage collector (jobs/retention.py): the storage quota sums this column
+    bytes_stored = models.PositiveBigIntegerField(default=0, db_default=0)
+    # inputs whose job was deleted: [{"job", "job_name", "artifact", "name"}], so lineage outlives them
+    deleted_inputs = models.JSONField(default=list, db_default=models.Value([], models.JSONField()), blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -77,7 +89,7 @@ class JobEvent(models.Model):
 
 
 def artifact_upload_to(instance, filename):
-    return f"jobs/{instance.job_id}/{filename}"
+    return f"jobs/{instance.job.storage_key}/{filename}"
 
 
 class Artifact(models.Model):

@@ -15,7 +15,8 @@ process runs `sweep()` every LAB_REAPER_SECONDS:
 - every QUEUED job is sent again when the broker lost its data (a marker key this module
   keeps in Redis is gone; one sweeper wins it, SET NX), and on the first sweep that works
   after one that failed (the database or the broker was down: a worker may have taken a
-  message and acked it without being able to claim its job).
+  message and acked it without being able to claim its job);
+- once every LAB_GC_SECONDS, the retention policy is applied (jobs/retention.py).
 
 A duplicate message is harmless: `_claim` runs a job only while it is not finished and
 not held by a live worker. Several workers sweep concurrently: stale rows are locked with
@@ -50,7 +51,8 @@ def seconds_ago(seconds: float):
 
 def reap_stale() -> list[tuple[int, str]]:
     """Requeue or fail RUNNING jobs whose worker stopped beating. Returns [(job id, new status)]."""
-    from .tasks import enqueue
+    from .storage import folder_bytes
+    from .tasks import enqueue, job_dir
 
     done = []
     with transaction.atomic():
@@ -62,7 +64,8 @@ def reap_stale() -> list[tuple[int, str]]:
             if job.attempts >= job.max_attempts:
                 reason = f"gave up after {job.attempts} attempts: {lost}"
                 record(job, [("status", {"status": "failed", "error": reason})],
-                       {"status": Job.Status.FAILED, "error": reason, "finished_at": Now()})
+                       {"status": Job.Status.FAILED, "error": reason, "finished_at": Now(),
+                        "bytes_stored": folder_bytes(job_dir(job))})
                 done.append((job.pk, Job.Status.FAILED))
             else:
                 text = f"{lost}; requeued for attempt {job.attempts + 1} of {job.max_attempts}"
@@ -127,6 +130,8 @@ def sweep(after_outage: bool = False) -> list[int]:
 
 def start(period: float) -> threading.Event:
     """Sweep now and then every `period` seconds in a daemon thread; set the event to stop."""
+    from . import retention
+
     stop = threading.Event()
 
     def loop():
@@ -135,6 +140,7 @@ def start(period: float) -> threading.Event:
             try:
                 sweep(after_outage=failed)
                 failed = False
+                retention.sweep_if_due()  # far less often: it walks the job folders
             except Exception:  # database or broker restarting: sweep again next period
                 failed = True
                 log.warning("reaper sweep failed", exc_info=True)

@@ -25,14 +25,16 @@ from .models import Artifact, Job, JobEvent
 from .registry import get_kind
 from .reporter import JobReporter
 from .resolve import resolve_artifacts
+from .storage import claim_folder, folder_bytes
 
 log = logging.getLogger(__name__)
 
 
 def job_dir(job: Job) -> Path:
-    """The job's folder: its published artifacts, and one working folder per attempt
-    (jobs/reporter.py)."""
-    return Path(settings.MEDIA_ROOT) / "jobs" / str(job.pk)
+    """The job's folder, across its attempts: its published artifacts, and one working folder per
+    attempt (jobs/reporter.py). Named by its storage key, which never repeats (its id does, after a
+    database reset)."""
+    return Path(settings.MEDIA_ROOT) / "jobs" / str(job.storage_key)
 
 
 # the common case, as a work queue claims: one conditional update changes the row or nothing
@@ -73,7 +75,8 @@ def _claim(job_id: int, worker: str) -> Job | None:
         if job.attempts >= job.max_attempts:
             reason = f"gave up after {job.attempts} attempts: the worker was lost each time"
             record(job, [("status", {"status": "failed", "error": reason})],
-                   {"status": Job.Status.FAILED, "error": reason, "finished_at": timezone.now()})
+                   {"status": Job.Status.FAILED, "error": reason, "finished_at": timezone.now(),
+                    "bytes_stored": folder_bytes(job_dir(job))})
             return None
         resumed = job.attempts > 0
         now = timezone.now()
@@ -137,7 +140,10 @@ def run_job(job_id: int) -> None:
         return
     attempt = job.attempts
     kind = get_kind(job.kind)
+    fresh = claim_folder(job_dir(job), job.params)
     reporter = JobReporter(job, job_dir(job))
+    if fresh:
+        reporter.log(fresh)
     final, error, result = Job.Status.FAILED, "", None
     try:
         params = kind.params.model_validate(resolve_artifacts(job.params, job.owner))
@@ -159,6 +165,7 @@ def run_job(job_id: int) -> None:
         reporter.close()
     finally:
         finished = _finish(job, attempt, final, {"error": error, "result": result,
+                                                 "bytes_stored": folder_bytes(job_dir(job)),
                                                  **({"progress": 1.0} if final == Job.Status.SUCCEEDED else {})})
     if not finished:
         log.warning("job %s: attempt %s was fenced out (another attempt holds the job); it stopped and "

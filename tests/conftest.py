@@ -33,8 +33,9 @@ def token(user):
 
 @pytest.fixture(scope="session")
 def fresh_media(django_db_setup):
-    """A new test database restarts job ids at 1: job folders left by an earlier run would hand
-    a new job another job's checkpoints (and it would "resume" instead of running)."""
+    """Job folders of earlier runs: no row of the new test database owns them (folders are named by
+    storage key, so none would be resumed), but they would grow the media folder run after run and
+    show up in the garbage collector's tests."""
     import shutil
 
     from django.conf import settings

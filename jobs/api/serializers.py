@@ -31,7 +31,8 @@ def _has_key(obj, key, depth=0) -> bool:
 
 # what a job answer is made of: the list reads exactly these columns (no model instances)
 JOB_COLUMNS = ("id", "name", "kind", "params", "status", "progress", "result", "error", "created_at", "started_at",
-               "finished_at", "owner__username", "attempts", "max_attempts", "queue", "worker")
+               "finished_at", "owner__username", "attempts", "max_attempts", "queue", "worker", "bytes_stored",
+               "deleted_inputs")
 
 
 def _iso(value):
@@ -60,7 +61,8 @@ def job_answer(row: dict, context: dict) -> dict:
         "finished_at": _iso(row["finished_at"]), "owner": row["owner__username"], "attempts": row["attempts"],
         "max_attempts": row["max_attempts"], "queue": row["queue"], "worker": row["worker"],
         "waiting_reason": waiting, "input_artifacts": sorted(row["input_ids"] or []),
-        "outputs_used_by": sorted(row["used_by_ids"] or []),
+        "outputs_used_by": sorted(row["used_by_ids"] or []), "bytes_stored": row["bytes_stored"],
+        "deleted_inputs": row["deleted_inputs"] or [],
     }
 
 
@@ -70,12 +72,14 @@ class JobSerializer(serializers.ModelSerializer):
     waiting_reason = serializers.CharField(allow_null=True, read_only=True)
     input_artifacts = serializers.ListField(child=serializers.IntegerField(), read_only=True)
     outputs_used_by = serializers.ListField(child=serializers.IntegerField(), read_only=True)
+    # inputs whose job was deleted since: {"job", "job_name", "job_kind", "artifact", "name"} each
+    deleted_inputs = serializers.ListField(child=serializers.DictField(), read_only=True)
 
     class Meta:
         model = Job
         fields = ["id", "name", "kind", "params", "status", "progress", "result", "error", "created_at",
                   "started_at", "finished_at", "owner", "attempts", "max_attempts", "queue", "worker",
-                  "waiting_reason", "input_artifacts", "outputs_used_by"]
+                  "waiting_reason", "input_artifacts", "outputs_used_by", "bytes_stored", "deleted_inputs"]
         read_only_fields = fields
 
     def to_representation(self, job):

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from ..access import artifacts_for, jobs_for
+from ..deletion import JobInUse, delete_job
 from ..events import record, record_new
 from ..models import Artifact, Job, JobEvent
 from ..registry import get_kind
@@ -48,6 +49,7 @@ def create_job(user, kind_name, params, name, input_artifacts, send=True) -> Job
             raise TooManyJobs(active)
         if stored >= settings.LAB_MAX_ARTIFACT_BYTES:
             raise StorageFull(stored)
+        _lock_inputs(input_artifacts)
         # the row is new and unseen outside this transaction: its first seq needs no lock
         job = Job.objects.create(owner=user, kind=kind.name, params=params, name=name,
                                  queue=kind.queue_for(kind.params.model_validate(params)),
@@ -63,9 +65,26 @@ def create_job(user, kind_name, params, name, input_artifacts, send=True) -> Job
     return job
 
 
+def _lock_inputs(input_artifacts) -> None:
+    """Hold the jobs whose outputs the new job reads until it is stored: a job being deleted holds its
+    row FOR UPDATE, so either the delete sees this job using its model (409) or this finds it gone.
+    KEY SHARE: it does not wait for, nor block, plain updates of those rows."""
+    wanted = sorted({a.job_id for a in input_artifacts})
+    if not wanted:
+        return
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT id FROM {Job._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE", [wanted])
+        found = {row[0] for row in cur.fetchall()}
+    gone = [a for a in input_artifacts if a.job_id not in found]
+    if gone:
+        raise ValidationError({"params": [f"artifact {a.pk} was deleted with job {a.job_id}" for a in gone]})
+
+
 def _lock_and_count(user_id: int) -> tuple[int, int]:
     """Lock the user's row, so two concurrent submits cannot both slip under the caps, then count
-    their queued + running jobs and stored artifact bytes.
+    their queued + running jobs and the bytes their jobs store: `bytes_stored` of each job (its whole
+    folder, checkpoints included, measured when it ended) plus the artifacts queued and running jobs
+    have written so far.
 
     The count is its own statement: one that also took the lock would read a snapshot from before
     the wait, missing the job the other submit just committed. Plain SQL: the ORM spends ~3 ms
@@ -73,9 +92,11 @@ def _lock_and_count(user_id: int) -> tuple[int, int]:
     users, jobs, artifacts = (m._meta.db_table for m in (get_user_model(), Job, Artifact))
     with connection.cursor() as cur:
         cur.execute(f"SELECT 1 FROM {users} WHERE id = %s FOR UPDATE", [user_id])
-        cur.execute(f"SELECT (SELECT count(*) FROM {jobs} WHERE owner_id = %s AND status = ANY(%s)),"
-                    f" (SELECT coalesce(sum(a.size), 0) FROM {artifacts} a JOIN {jobs} j ON a.job_id = j.id"
-                    f"  WHERE j.owner_id = %s)", [user_id, list(Job.ACTIVE), user_id])
+        cur.execute(f"SELECT (SELECT count(*) FROM {jobs} WHERE owner_id = %(user)s AND status = ANY(%(active)s)),"
+                    f" (SELECT coalesce(sum(bytes_stored), 0) FROM {jobs} WHERE owner_id = %(user)s)"
+                    f" + (SELECT coalesce(sum(a.size), 0) FROM {artifacts} a JOIN {jobs} j ON a.job_id = j.id"
+                    f"  WHERE j.owner_id = %(user)s AND j.status = ANY(%(active)s))",
+                    {"user": user_id, "active": list(Job.ACTIVE)})
         active, stored = cur.fetchone()
     return int(active), int(stored)
 
@@ -86,6 +107,13 @@ class TooManyJobs(Exception):
 
 class StorageFull(Exception):
     pass
+
+
+def storage_full(exc: StorageFull) -> Response:
+    return Response({"detail": f"your jobs store {exc.args[0]} bytes (artifacts and checkpoints), the limit is "
+                               f"{settings.LAB_MAX_ARTIFACT_BYTES}: delete jobs you no longer need (the Delete button "
+                               f"on a finished job's page, or DELETE /api/jobs/<id>/) to free space"},
+                    status=status.HTTP_507_INSUFFICIENT_STORAGE)
 
 
 @extend_schema(tags=["jobs"])
@@ -132,11 +160,20 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
                                        f"{settings.LAB_MAX_ACTIVE_JOBS}; wait for some to finish or cancel them"},
                             status=status.HTTP_429_TOO_MANY_REQUESTS)
         except StorageFull as exc:
-            return Response({"detail": f"your artifacts use {exc.args[0]} bytes, the limit is "
-                                       f"{settings.LAB_MAX_ARTIFACT_BYTES}; delete some jobs first"},
-                            status=status.HTTP_507_INSUFFICIENT_STORAGE)
+            return storage_full(exc)
         return Response(JobSerializer(job, context=self.get_serializer_context()).data,
                         status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={204: None, 409: inline_serializer("JobInUse", fields={"detail": serializers.CharField()})})
+    def destroy(self, request, pk=None):
+        """The job, its events, artifacts and files are gone; 409 while it or a job using its model is live."""
+        job = self.get_object()
+        try:
+            if not delete_job(job.pk):
+                raise Http404("no such job")
+        except JobInUse as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=None, responses={202: JobSerializer})
     @action(detail=True, methods=["post"])
@@ -167,8 +204,10 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
         d = ser.validated_data
         try:
             job = create_job(request.user, d["kind"], d["params"], d["name"], d["input_artifacts"])
-        except (TooManyJobs, StorageFull):
-            return Response({"detail": "over your job or storage limit"}, status=status.HTTP_429_TOO_MANY_REQUESTS)
+        except TooManyJobs:
+            return Response({"detail": "over your job limit"}, status=status.HTTP_429_TOO_MANY_REQUESTS)
+        except StorageFull as exc:
+            return storage_full(exc)
         return Response(JobSerializer(job, context=self.get_serializer_context()).data,
                         status=status.HTTP_201_CREATED)
 

@@ -200,6 +200,15 @@ LAB_REAPER_SECONDS = env.float("LAB_REAPER_SECONDS", default=10.0)
 LAB_OUTBOX_RESEND_SECONDS = env.float("LAB_OUTBOX_RESEND_SECONDS", default=5.0)
 LAB_EVENT_FLUSH_SECONDS = env.float("LAB_EVENT_FLUSH_SECONDS", default=0.05)  # at most ~20 writes/s per job
 
+# retention (jobs/retention.py): a finished job keeps its newest N checkpoints (0: none), and none at
+# all this many days after it finished (0: kept until the job is deleted)
+LAB_RETENTION_KEEP_CHECKPOINTS = env.int("LAB_RETENTION_KEEP_CHECKPOINTS", default=1)
+LAB_RETENTION_CHECKPOINT_DAYS = env.float("LAB_RETENTION_CHECKPOINT_DAYS", default=0.0)
+# every worker's reaper thread applies it this often (0 turns the sweep off; `manage.py lab_gc` runs it
+# by hand); a folder no job owns is removed once this old (a job being created or deleted owns it still)
+LAB_GC_SECONDS = env.float("LAB_GC_SECONDS", default=3600.0)
+LAB_GC_ORPHAN_GRACE_SECONDS = env.float("LAB_GC_ORPHAN_GRACE_SECONDS", default=3600.0)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

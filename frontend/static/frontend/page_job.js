@@ -35,6 +35,8 @@ function setStatus(next) {
   const done = TERMINAL.has(next);
   $("cancel").hidden = done;
   $("retry").hidden = !done;
+  $("delete").hidden = !done;
+  if (!done) showDeleteConfirm(false);
   if (next === "succeeded") setProgress(1);
   if (done) $("eta").textContent = "";
 }
@@ -69,6 +71,10 @@ function renderJob(job) {
   $("waiting").textContent = waiting ?? "";
   if (job.worker) $("worker").textContent = job.worker;
   if (job.attempts != null) $("attempts").textContent = `${job.attempts} of ${job.max_attempts ?? "?"}`;
+  if (job.bytes_stored) {
+    $("stored").textContent = formatBytes(job.bytes_stored);
+    $("delete-size").textContent = formatBytes(job.bytes_stored);
+  }
   if (job.started_at) {
     const end = job.finished_at ? Date.parse(job.finished_at) : Date.now();
     $("duration").textContent = formatDuration((end - Date.parse(job.started_at)) / 1000);
@@ -183,6 +189,33 @@ $("cancel").addEventListener("click", async () => {
 $("retry").addEventListener("click", async () => {
   const job = await act(`/api/jobs/${boot.id}/retry/`, "Retrying");
   if (job?.id) location.assign(`/jobs/${job.id}/`);
+});
+
+// Delete asks first: the button opens a confirmation, and only its own button deletes.
+function showDeleteConfirm(open) {
+  $("delete-confirm").hidden = !open;
+  $("delete").setAttribute("aria-expanded", String(open));
+  if (open) $("delete-no").focus();
+}
+
+$("delete").addEventListener("click", () => showDeleteConfirm($("delete-confirm").hidden));
+$("delete-no").addEventListener("click", () => {
+  showDeleteConfirm(false);
+  $("delete").focus();
+});
+$("delete-yes").addEventListener("click", async () => {
+  $("delete-yes").disabled = true;
+  $("action-state").textContent = "Deleting…";
+  const r = await api(`/api/jobs/${boot.id}/`, { method: "DELETE" });
+  $("delete-yes").disabled = false;
+  showDeleteConfirm(false);
+  if (!r.ok) {
+    // 409: it is running again, or a live job uses its model; the answer says which
+    $("action-state").textContent = `Delete failed: ${r.data?.detail ?? r.status}`;
+    return;
+  }
+  stream.close();
+  location.assign(`/?deleted=${boot.id}`);
 });
 
 refreshArtifacts();

@@ -1,0 +1,40 @@
+"""Deleting a job from its page, in a real browser, on a job a real worker ran."""
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from jobs.models import Job
+from jobs.tasks import job_dir
+from tests.browser.test_dashboard import api_post
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
+
+
+@pytest.mark.worker
+def test_delete_a_finished_job_from_its_page_after_confirming(new_page, celery_worker, user):
+    page = new_page(user)
+    made = api_post(page, "/api/jobs/", {"kind": "sample", "params": {"nfe": 8, "n_samples": 500}})
+    assert made.status == 201, made.text()
+    page.goto(f"/jobs/{made.json()['id']}/")
+    expect(page.locator("#status .badge")).to_have_text("succeeded", timeout=60_000)
+    job = Job.objects.get(pk=made.json()["id"])
+    folder = job_dir(job)
+    assert folder.is_dir() and job.bytes_stored > 0
+    confirm = page.get_by_role("alertdialog")
+    expect(confirm).to_be_hidden()
+
+    page.get_by_role("button", name="Delete", exact=True).click()  # asks first, deletes nothing
+    expect(confirm).to_be_visible()
+    expect(confirm).to_contain_text("Delete this job for good?")
+    page.get_by_role("button", name="Keep it").click()
+    expect(confirm).to_be_hidden()
+    assert Job.objects.filter(pk=job.pk).exists() and folder.is_dir()
+
+    page.get_by_role("button", name="Delete", exact=True).click()
+    page.get_by_role("button", name="Delete for good").click()
+    page.wait_for_url(f"**/?deleted={job.pk}")
+    expect(page.get_by_role("status").filter(has_text=f"Job #{job.pk} was deleted")).to_be_visible()
+    expect(page.locator(f'tr[data-job="{job.pk}"]')).to_have_count(0)
+    assert not Job.objects.filter(pk=job.pk).exists() and not folder.exists()
+    assert page.request.get(f"/api/jobs/{job.pk}/").status == 404
