@@ -82,3 +82,34 @@ def test_retry_goes_through_admission(api, make_job, settings):
     assert r.status_code == 400, r.content
     assert r.json()["estimate"]["memory_bytes"] == 10**9 + 16 * 1000 * 2 + 24 * 1000 * 6 * 2 + 64 * 1000 * 2
     assert Job.objects.count() == 1
+
+
+REF = {"artifact": 1}
+# configs the README, the bench and other tests run (each names where it comes from): all must still fit
+USED_CONFIGS = [
+    ("sample", {"sampler": "dpm_solver_pp_2m", "nfe": 10, "n_samples": 2000}),  # README
+    ("sample", {"nfe": 1000, "n_samples": 200000, "batch_size": 100, "device": "cpu"}),  # browser LONG_JOB
+    ("sample", {"model": {"type": "gmm", "means": [[-2.0, 0.0], [2.0, 0.0]], "stds": [0.5, 0.5],
+                          "weights": [0.5, 0.5]}, "sampler": "ddim", "nfe": 1000, "n_samples": 200000}),  # tests/ws
+    ("train", {"data": {"type": "moons"}, "steps": 100_000, "batch_size": 32, "width": 16, "depth": 1,
+               "checkpoint_every": 25, "eval_every": 20, "eval_samples": 64}),  # test_train_faults
+    ("train", {"data": {"type": "digits"}, "arch": "mlp", "width": 512, "depth": 3, "batch_size": 256,
+               "objective": "reflow", "reflow_pairs": 8192, "teacher_nfe": 63, "steps": 6000,
+               "eval_every": 10**6, "model": REF}),  # bench_train quality
+    ("train", {"data": {"type": "dna", "length": 200, "n_data": 20000, "n_reference": 20000},
+               "objective": "masked_diffusion", "steps": 3000, "batch_size": 128, "width": 64, "depth": 10}),  # bench_drakes
+    ("finetune", {"model": REF, "reward": REF, "eval_reward": REF, "sampling_steps": 64, "truncate_steps": 25,
+                  "batch_size": 32, "grad_accum": 1, "n_samples": 640, "eval_every": 0, "checkpoint_every": 0,
+                  "particles": 64}),  # bench_drakes standard
+    ("finetune", {"model": REF, "reward": REF, "eval_reward": REF}),  # the defaults (the paper's 32 x 50)
+    ("quantize", {"model": {"builtin": "char_transformer", "size": "full"}, "method": "decoupleq", "bits": 2}),
+]
+
+
+@pytest.mark.parametrize("kind, params", USED_CONFIGS)
+def test_configs_in_use_are_admitted(kind, params):
+    from jobs.admission import refusal
+    from jobs.registry import get_kind
+
+    k = get_kind(kind)
+    assert refusal(k, k.params.model_validate(params)) is None
