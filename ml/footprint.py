@@ -56,9 +56,13 @@ class Footprint:
 
     @staticmethod
     def fields(terms) -> list[str]:
+        """The fields of the terms that drive the sum (a tenth of it or more), largest term first:
+        lowering a field of a negligible term would not help."""
+        total = sum(t.value for t in terms)
         out: list[str] = []
-        for t in terms:
-            out.extend(f for f in t.fields if f not in out)
+        for t in sorted(terms, key=lambda t: -t.value):
+            if t.value * 10 >= total:
+                out.extend(f for f in t.fields if f not in out)
         return out
 
 
