@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import math
 
+from jobs.api.query import ascii_int
+
 MIN_JOBS, MAX_JOBS = 2, 16  # 16: an alpha x K sweep of 12 fine-tunes fits
 
 
@@ -14,10 +16,11 @@ def parse_ids(values):
             part = part.strip()
             if not part:
                 continue
-            if not part.isdigit():
+            value = ascii_int(part)
+            if value is None:
                 return [], f"Not a job id: {part!r}."
-            if int(part) not in ids:
-                ids.append(int(part))
+            if value not in ids:
+                ids.append(value)
     if ids and not MIN_JOBS <= len(ids) <= MAX_JOBS:
         return ids, f"Choose {MIN_JOBS} to {MAX_JOBS} jobs (got {len(ids)})."
     return ids, None

@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
 from jobs.access import jobs_for
+from jobs.api.query import ascii_int
 from jobs.models import Job
 
 from .compare import compare_rows, numeric_results, parse_ids
@@ -54,9 +55,9 @@ def jobs_list(request):
 @login_required
 @require_GET
 def job_new(request):
-    source = None
-    if request.GET.get("from", "").isdigit():
-        source = get_object_or_404(jobs_for(request.user), pk=int(request.GET["from"]))
+    source, source_id = None, ascii_int(request.GET.get("from", ""))
+    if source_id is not None:  # anything else ('²', 'abc') is no job to copy: an empty form
+        source = get_object_or_404(jobs_for(request.user), pk=source_id)
     initial = {"kind": source.kind if source else request.GET.get("kind", ""),
                "params": source.params if source else None,
                "name": source.name if source else ""}

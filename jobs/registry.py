@@ -35,6 +35,11 @@ class JobKind:
     def runner(self):
         return self._module.run
 
+    @cached_property
+    def footprint(self):
+        """`footprint(params) -> ml.footprint.Footprint`: what a job will take from its worker."""
+        return importlib.import_module(f"{self.module}.footprint").footprint
+
     def params_schema(self) -> dict:
         return self.params.model_json_schema()
 

@@ -3,11 +3,13 @@ from django.utils import timezone
 from pydantic import ValidationError as PydanticValidationError
 from rest_framework import serializers
 
+from .. import admission
 from ..access import jobs_for
 from ..models import Artifact, Job, JobEvent
 from ..registry import KINDS, available_kinds
 from ..resolve import BadReference, lookup
 from ..workers import live_queues, waiting_reason
+from .nul import MESSAGE as NUL_MESSAGE, nul_path
 
 
 def pydantic_errors(exc: PydanticValidationError) -> dict:
@@ -107,6 +109,9 @@ class JobCreateSerializer(serializers.Serializer):
         raw = attrs.get("params") or {}
         if not isinstance(raw, dict):
             raise serializers.ValidationError({"params": ["must be a JSON object"]})
+        nul = nul_path(raw)
+        if nul is not None:
+            raise serializers.ValidationError({"params": {nul or "non_field_errors": [NUL_MESSAGE]}})
         if _has_key(raw, "path"):
             raise serializers.ValidationError(
                 {"params": ["'path' is for terminal runs only; refer to a model by {\"artifact\": id}"]})
@@ -116,6 +121,7 @@ class JobCreateSerializer(serializers.Serializer):
             raise serializers.ValidationError({"params": pydantic_errors(exc)})
         except (ValueError, TypeError, RecursionError) as exc:
             raise serializers.ValidationError({"params": [str(exc)[:500]]})
+        admission.check(kind, params)
         dumped = params.model_dump(mode="json", exclude_none=True)
         try:
             refs = lookup(dumped, self.context["request"].user)

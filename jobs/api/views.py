@@ -22,23 +22,11 @@ from ..models import Artifact, Job, JobEvent
 from ..registry import get_kind
 from ..tasks import enqueue
 from ..workers import online
+from .query import int_param
 from .serializers import (JOB_COLUMNS, ArtifactSerializer, EventSerializer, JobCreateSerializer, JobKindSerializer,
                           JobSerializer, job_answer)
 
 MAX_EVENTS_PER_PAGE = 5000
-
-
-def _int_param(request, name, default, lo=0, hi=None):
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValidationError({name: ["must be an integer"]})
-    if value < lo or (hi is not None and value > hi):
-        raise ValidationError({name: [f"must be between {lo} and {hi}" if hi is not None else f"must be >= {lo}"]})
-    return value
 
 
 def create_job(user, kind_name, params, name, input_artifacts, send=True) -> Job:
@@ -218,8 +206,8 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
     @action(detail=True, methods=["get"], pagination_class=None)
     def events(self, request, pk=None):
         job = self.get_object()
-        after = _int_param(request, "after", 0)
-        limit = _int_param(request, "limit", MAX_EVENTS_PER_PAGE, lo=1, hi=MAX_EVENTS_PER_PAGE)
+        after = int_param(request.query_params, "after", 0)
+        limit = int_param(request.query_params, "limit", MAX_EVENTS_PER_PAGE, lo=1, hi=MAX_EVENTS_PER_PAGE)
         rows = JobEvent.objects.filter(job=job, seq__gt=after).order_by("seq")[:limit]
         return Response([r.as_dict() for r in rows])
 

@@ -109,6 +109,23 @@ def test_bad_value_shows_the_api_error_inline_and_creates_nothing(new_page, user
     assert job_count(page) == before
 
 
+def test_a_job_no_worker_holds_shows_the_admission_estimate_and_creates_nothing(new_page, user):
+    page = new_page(user)
+    page.goto("/jobs/new/")
+    page.get_by_label("Kind").select_option("sample")
+    before = job_count(page)
+    page.locator("#p-n_samples").fill("200000")
+    page.locator("#p-batch_size").fill("1")
+    with page.expect_response(lambda r: r.url.endswith("/api/jobs/") and r.request.method == "POST") as answer:
+        page.locator("#p-batch_size").press("Enter")
+    assert answer.value.status == 400
+    summary = page.locator("#form-errors")
+    expect(summary).to_contain_text("writes about 200003 files (samples and plot + n_samples 200000 / batch_size 1 "
+                                    "= 200000 checkpoint chunks + 1), the limit is 10000; lower n_samples or batch_size")
+    expect(summary).not_to_contain_text("estimate")  # the numbers for programs stay out of the page
+    assert job_count(page) == before
+
+
 @pytest.mark.worker
 def test_cancel_a_running_job_from_its_page(new_page, celery_worker, user):
     page = new_page(user)

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "jobs.api.nul.RefuseNulQuery",  # before anything reads the query (PostgreSQL refuses NUL)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -191,6 +192,11 @@ CELERY_WORKER_SEND_TASK_EVENTS = False
 # job system knobs
 LAB_MAX_ACTIVE_JOBS = env.int("LAB_MAX_ACTIVE_JOBS", default=100)  # queued + running, per user
 LAB_MAX_ARTIFACT_BYTES = env.int("LAB_MAX_ARTIFACT_BYTES", default=20 * 1024**3)  # per user
+# admission (jobs/admission.py): a job whose estimate (ml/<kind>/footprint.py) is over these is a 400;
+# one GPU node: 8 GPUs, 80 GB each, and the host memory beside them
+LAB_ADMIT_MAX_MEMORY_BYTES = env.int("LAB_ADMIT_MAX_MEMORY_BYTES", default=64 * 10**9)
+LAB_ADMIT_MAX_PROCESSES = env.int("LAB_ADMIT_MAX_PROCESSES", default=8)
+LAB_ADMIT_MAX_FILES = env.int("LAB_ADMIT_MAX_FILES", default=10_000)
 LAB_MAX_ATTEMPTS = env.int("LAB_MAX_ATTEMPTS", default=3)
 LAB_HEARTBEAT_SECONDS = env.float("LAB_HEARTBEAT_SECONDS", default=1.0)
 LAB_WORKER_STALE_SECONDS = env.float("LAB_WORKER_STALE_SECONDS", default=30.0)

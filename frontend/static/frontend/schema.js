@@ -219,6 +219,7 @@ export function errorsByField(body) {
     }
     if (typeof node === "object") {
       for (const [k, v] of Object.entries(node)) {
+        if (k === "estimate" && prefix === "") continue; // admission's numbers: its "params" message says them
         const key = k === "non_field_errors" || k === "detail" || k === "__all__" ? "" : k;
         walk(v, k === "params" && prefix === "" ? "" : join(prefix, key));
       }
