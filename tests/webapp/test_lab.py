@@ -3,10 +3,13 @@ LAB_DATA_DIR, shared by `exec` and `manage.py`, and a stop signal that leaves no
 import contextlib
 import json
 import os
+import pty
+import select
 import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -165,6 +168,50 @@ def test_a_stop_signal_ends_everything_the_launcher_started_and_exits_0(lab_dir,
     assert alive == [], [(p.pid, p.name()) for p in alive]
     assert port_is_free(lab.port)
     assert not (lab_dir / "servers.json").exists()
+
+
+class Terminal:
+    """A command in a shell with job control on a pseudo-terminal, as a user types it."""
+
+    def __init__(self, command: str, env: dict):
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:  # the child: an interactive shell, so the command is a job in the foreground
+            os.chdir(ROOT)
+            os.execvpe("bash", ["bash", "--norc", "-i", "-c", command], env)
+        self.output = b""
+
+    def wait_for(self, text: str, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while text.encode() not in self.output:
+            left = deadline - time.monotonic()
+            assert left > 0, f"no {text!r} in {timeout} s:\n{self.output.decode(errors='replace')[-3000:]}"
+            if select.select([self.fd], [], [], left)[0]:
+                try:
+                    self.output += os.read(self.fd, 65536)
+                except OSError:  # the shell exited
+                    assert text.encode() in self.output, self.output.decode(errors="replace")[-3000:]
+        return self.output.decode(errors="replace")
+
+    def close(self):
+        os.close(self.fd)
+        os.waitpid(self.pid, 0)
+
+
+def test_ctrl_c_in_a_terminal_ends_make_run_with_status_0(lab_dir):
+    port = free_port()
+    term = Terminal("make -o install -o frontend run; echo make exited $?",  # -o: the installs are done
+                    users_env(lab_dir, LAB_PORT=str(port)))
+    try:
+        term.wait_for("ready.", timeout=300)
+        postmaster = psutil.Process(int((lab_dir / "pg" / "postmaster.pid").read_text().split()[0]))
+        procs = [*psutil.Process(term.pid).children(recursive=True), postmaster]  # make, the launcher, ...
+        os.write(term.fd, b"\x03")  # what the terminal turns into SIGINT for its foreground process group
+        out = term.wait_for("make exited", timeout=120)
+    finally:
+        term.close()
+    assert "make exited 0" in out and "Interrupt" not in out and "Error" not in out, out[-3000:]
+    assert psutil.wait_procs(procs, timeout=30)[1] == []
+    assert port_is_free(port)
 
 
 def test_exec_and_manage_py_beside_a_running_lab_use_its_servers_and_leave_them_up(lab_dir, start_lab):
