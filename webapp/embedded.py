@@ -61,9 +61,15 @@ def _terminate(pid: int, since: float, steps):
 
 
 def _start_postgresql(folder: Path) -> dict:
-    # pgserver's lock file lives in the runtime folder it reads from the environment as it is imported
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(folder.resolve() / "run"))
-    from pgserver import PostgresServer
+    # pgserver keeps its lock file in the runtime folder it reads from the environment as it is imported
+    unset = "XDG_RUNTIME_DIR" not in os.environ
+    if unset:
+        os.environ["XDG_RUNTIME_DIR"] = str(folder.resolve() / "run")
+    try:
+        from pgserver import PostgresServer
+    finally:
+        if unset:
+            del os.environ["XDG_RUNTIME_DIR"]
 
     logging.getLogger("pgserver").setLevel(logging.WARNING)  # its exit hook logs after test runners closed streams
     pgdata = (folder / "pg").resolve()
