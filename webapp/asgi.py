@@ -1,7 +1,9 @@
 """HTTP through Django, websockets through Channels."""
 import os
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings.local")
+from webapp.entry import require_settings_module
+
+require_settings_module("asgi")
 # each request runs in its own thread here: database connections come from a pool (settings/base.py)
 os.environ["LAB_DB_POOL"] = "true"
 

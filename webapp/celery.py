@@ -3,7 +3,10 @@ import os
 
 from celery import Celery, signals
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings.local")
+from webapp.entry import default_to_local, require_settings_module
+
+# not refused here: the launcher (`python -m webapp.lab`) imports this package before it chose settings
+default_to_local()
 # prefork children must not inherit a pool's connections and threads; a job's threads keep their own
 os.environ["LAB_DB_POOL"] = "false"
 
@@ -14,6 +17,11 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 # kept instead, and checked before each task the way Django checks them before each request.
 app.conf.update(CELERY_DB_REUSE_MAX=1000)
 app.autodiscover_tasks()
+
+
+@app.on_configure.connect
+def _refuse_without_settings(**kwargs):
+    require_settings_module("celery")
 
 
 @signals.task_prerun.connect
