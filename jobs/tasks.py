@@ -12,9 +12,10 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.utils import DatabaseError, InterfaceError
+from django.db.utils import DatabaseError, InterfaceError, OperationalError
 from django.utils import timezone
 
+from ml.finite import Diverged, safe_result
 from ml.reporting import Cancelled
 
 from .events import broadcast, record
@@ -103,10 +104,12 @@ def _claim_first_attempt(job_id: int, worker: str) -> Job | None:
 
 def _finish(job: Job, attempt: int, status: str, fields: dict) -> bool:
     """Set the final state and its event in one transaction, once: only the attempt that
-    holds the job may finish it. Retried while the database restarts."""
+    holds the job may finish it. Retried while the database restarts; a write the database
+    refuses (DataError, IntegrityError...) is no outage: the job then ends failed, saying why."""
     data = {"status": status, **({"error": fields["error"]} if fields.get("error") else {})}
     fields = {**fields, "status": status, "finished_at": timezone.now()}
     deadline = time.monotonic() + 120
+    refused = False
     while True:
         try:
             with transaction.atomic():
@@ -116,11 +119,19 @@ def _finish(job: Job, attempt: int, status: str, fields: dict) -> bool:
                 # the final status is the event clients wait for: hand it to the broker before returning
                 record(job, [("status", data)], fields, wait=5.0)
                 return True
-        except (DatabaseError, InterfaceError):
+        except (OperationalError, InterfaceError):
             connection.close()
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.5)  # back-off while the database restarts
+        except DatabaseError as exc:
+            if refused:
+                raise
+            refused = True
+            log.warning("job %s: the database refused its final write", job.pk, exc_info=True)
+            error = f"the job's result could not be stored ({type(exc).__name__}: {str(exc).strip()[:500]})"
+            data = {"status": Job.Status.FAILED.value, "error": error}
+            fields = {**fields, "status": Job.Status.FAILED, "error": error, "result": None}
 
 
 @shared_task(name="jobs.run_job", acks_late=True, reject_on_worker_lost=True)
@@ -141,6 +152,10 @@ def run_job(job_id: int) -> None:
         final = Job.Status.CANCELLED
         Artifact.objects.filter(job=job).update(partial=True)
         reporter.log("cancelled: stopped at the last step boundary; artifacts written so far are kept, marked partial")
+    except Diverged as exc:  # a final answer, not a fault: a rerun from the same seed diverges again
+        error = str(exc)
+        reporter.log(error)
+        log.warning("job %s: %s", job.pk, error)
     except SoftTimeLimitExceeded:
         error = f"time limit of {kind.soft_time_limit} s for '{kind.name}' jobs exceeded"
     except Exception as exc:  # the job failed, not the platform: record why, keep the worker alive
@@ -150,7 +165,7 @@ def run_job(job_id: int) -> None:
     try:
         reporter.close()
     finally:
-        _finish(job, attempt, final, {"error": error, "result": result,
+        _finish(job, attempt, final, {"error": error, "result": safe_result(result),
                                       **({"progress": 1.0} if final == Job.Status.SUCCEEDED else {})})
 
 
