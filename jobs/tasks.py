@@ -129,7 +129,8 @@ def _finish(job: Job, attempt: int, status: str, fields: dict) -> bool:
                 raise
             refused = True
             log.warning("job %s: the database refused its final write", job.pk, exc_info=True)
-            error = f"the job's result could not be stored ({type(exc).__name__}: {str(exc).strip()[:500]})"
+            reason = (str(exc).strip().splitlines() or [""])[0][:500]  # PostgreSQL's sentence, not its CONTEXT lines
+            error = f"the job's result could not be stored ({type(exc).__name__}: {reason})"
             data = {"status": Job.Status.FAILED.value, "error": error}
             fields = {**fields, "status": Job.Status.FAILED, "error": error, "result": None}
 

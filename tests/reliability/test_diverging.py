@@ -56,3 +56,31 @@ def test_a_result_holding_inf_is_stored_with_nulls_and_a_note(lab):
         assert result["eval"][path.removeprefix("eval.")] is None
     assert isinstance(result["eval"]["sw_floor"], float)  # finite values stay as they were
     assert _seconds(job, "started_at", "finished_at") < WORKER_KNOBS["LAB_WORKER_STALE_SECONDS"]
+
+
+def test_a_final_write_the_database_refuses_fails_the_job_on_attempt_1_with_the_reason(lab):
+    import psycopg
+
+    lab.worker_for("gpu")
+    # the database itself refuses one job's `succeeded` row (SQLSTATE 22000, a data exception), as it refuses
+    # a NaN in jsonb: no retry can fix that, and the reaper must not be left to rerun the job
+    refuse = """
+        CREATE OR REPLACE FUNCTION refuse_success() RETURNS trigger AS $$
+        BEGIN RAISE EXCEPTION 'this row is refused' USING ERRCODE = '22000'; END $$ LANGUAGE plpgsql;
+        CREATE TRIGGER refuse_success BEFORE UPDATE ON jobs_job FOR EACH ROW
+        WHEN (NEW.status = 'succeeded' AND NEW.params->>'seed' = '424242') EXECUTE FUNCTION refuse_success();
+    """
+    with psycopg.connect(lab.pg.url, autocommit=True) as conn:
+        conn.execute(refuse)
+    try:
+        job_id = submit(lab, {**DIVERGING, "steps": 2, "lr": 1e-3, "weight_decay": 0, "seed": 424242}, kind="train")
+        follow(lab, job_id, is_terminal, timeout=60)
+    finally:
+        with psycopg.connect(lab.pg.url, autocommit=True) as conn:
+            conn.execute("DROP TRIGGER refuse_success ON jobs_job; DROP FUNCTION refuse_success()")
+
+    job = client(lab).get(f"/api/jobs/{job_id}/").json()
+    assert job["status"] == "failed" and job["attempts"] == 1 and job["result"] is None, job
+    assert job["error"] == "the job's result could not be stored (DataError: this row is refused)"
+    assert assert_whole_history(stored_events(lab, job_id)) == ["queued", "running", "failed"]
+    assert _seconds(job, "started_at", "finished_at") < WORKER_KNOBS["LAB_WORKER_STALE_SECONDS"]
