@@ -16,9 +16,10 @@ from django.db.models.functions import Now
 from django.db.utils import DatabaseError
 from django.utils import timezone
 
+from ml.finite import Diverged, safe_result
 from ml.reporting import Cancelled
 
-from .dbretry import retry_while_db_down
+from .dbretry import DB_DOWN, retry_while_db_down
 from .eventlog import Fenced
 from .events import broadcast, record
 from .models import Artifact, Job, JobEvent
@@ -114,18 +115,30 @@ def _claim_first_attempt(job_id: int, worker: str) -> Job | None:
 
 def _finish(job: Job, attempt: int, status: str, fields: dict) -> bool:
     """Set the final state and its event in one statement, once: only while `attempt` holds the
-    job (the fence). Retried while the database restarts. False if another attempt holds it."""
+    job (the fence). Retried while the database restarts; a write the database refuses for another
+    reason (DataError, IntegrityError...) is no outage: the job then ends failed, saying why.
+    False if another attempt holds the job."""
     data = {"status": status, **({"error": fields["error"]} if fields.get("error") else {})}
     fields = {**fields, "status": status, "finished_at": timezone.now()}
 
-    def write():
+    def write(data, fields):
         with transaction.atomic():
             # the final status is the event clients wait for: hand it to the broker before returning
             record(job, [("status", data)], fields, wait=5.0, fence=attempt)
         return True
 
     try:
-        return retry_while_db_down(write, what=f"job {job.pk}: final status")
+        try:
+            return retry_while_db_down(lambda: write(data, fields), what=f"job {job.pk}: final status")
+        except DatabaseError as exc:
+            if isinstance(exc, DB_DOWN):
+                raise
+            log.warning("job %s: the database refused its final write", job.pk, exc_info=True)
+            reason = (str(exc).strip().splitlines() or [""])[0][:500]  # PostgreSQL's sentence, not its CONTEXT lines
+            error = f"the job's result could not be stored ({type(exc).__name__}: {reason})"
+            refused = {**fields, "status": Job.Status.FAILED, "error": error, "result": None}
+            return retry_while_db_down(lambda: write({"status": Job.Status.FAILED.value, "error": error}, refused),
+                                       what=f"job {job.pk}: final status")
     except Fenced:
         return False
 
@@ -155,6 +168,10 @@ def run_job(job_id: int) -> None:
             Artifact.objects.filter(job=job, job__attempts=attempt, job__status=Job.Status.RUNNING).update(partial=True)
             reporter.log("cancelled: stopped at the last step boundary; artifacts written so far are kept, "
                          "marked partial")
+    except Diverged as exc:  # a final answer, not a fault: a rerun from the same seed diverges again
+        error = str(exc)
+        reporter.log(error)
+        log.warning("job %s: %s", job.pk, error)
     except SoftTimeLimitExceeded:
         error = f"time limit of {kind.soft_time_limit} s for '{kind.name}' jobs exceeded"
     except Exception as exc:  # the job failed, not the platform: record why, keep the worker alive
@@ -164,7 +181,7 @@ def run_job(job_id: int) -> None:
     try:
         reporter.close()
     finally:
-        finished = _finish(job, attempt, final, {"error": error, "result": result,
+        finished = _finish(job, attempt, final, {"error": error, "result": safe_result(result),
                                                  "bytes_stored": folder_bytes(job_dir(job)),
                                                  **({"progress": 1.0} if final == Job.Status.SUCCEEDED else {})})
     if not finished:

@@ -5,6 +5,7 @@ import argparse
 import json
 import sys
 
+from ml.finite import Diverged, safe_result
 from ml.reporting import PrintReporter, write_json
 
 
@@ -16,7 +17,11 @@ def main(kind: str, run, argv=None) -> int:
     with open(args.params) as f:
         params = json.load(f)
     reporter = PrintReporter(args.out)
-    result = run(params, reporter)
+    try:
+        result = safe_result(run(params, reporter))
+    except Diverged as exc:  # the run's answer, not a bug: one line, as a job's error reads, and no traceback
+        print(exc, file=sys.stderr)
+        return 1
     write_json(reporter.out_dir / "result.json", result)
     print(json.dumps(result, indent=2, sort_keys=True, default=str))
     return 0

@@ -13,6 +13,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ml import nets
+from ml.finite import check_tensors
 
 FORMAT_VERSION = 1
 
@@ -24,8 +25,9 @@ def save_model(out_dir, model: torch.nn.Module, config: dict, reporter=None) -> 
     model's users need: `prediction`, `schedule`, `data`, `task`, ...
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    check_tensors(state.values(), "the model's weights", "(the model is not saved)")
+    out_dir.mkdir(parents=True, exist_ok=True)
     # write-then-rename so a reader never sees half a file
     tmp = out_dir / "model.safetensors.tmp"
     save_file(state, str(tmp))

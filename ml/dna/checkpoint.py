@@ -8,6 +8,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from ml.finite import check_tensors
+
 
 def _flatten_opt(opt) -> tuple[dict, dict]:
     sd = opt.state_dict()
@@ -24,10 +26,11 @@ def _flatten_opt(opt) -> tuple[dict, dict]:
 
 def save(ckpt_dir, step: int, modules: dict, opt, extra: dict | None = None) -> None:
     ckpt_dir = Path(ckpt_dir)
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
     tensors, meta = _flatten_opt(opt)
     for name, m in modules.items():
         tensors.update({f"{name}.{k}": v.detach().cpu().contiguous() for k, v in m.state_dict().items()})
+    check_tensors(tensors.values(), "the weights", f"at step {step}; the last finite checkpoint is kept")
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(ckpt_dir / "state.safetensors.tmp"))
     os.replace(ckpt_dir / "state.safetensors.tmp", ckpt_dir / "state.safetensors")
     (ckpt_dir / "state.json.tmp").write_text(json.dumps({"step": step, "opt": meta, "extra": extra or {}}))

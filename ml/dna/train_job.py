@@ -16,6 +16,7 @@ from ml.device import resolve_device
 from ml.dna import checkpoint, mdlm
 from ml.dna.metrics import oracle_predict
 from ml.dna.task import build as build_task
+from ml.finite import check_loss
 from ml.modelio import save_model
 from ml.reporting import check_stop
 
@@ -145,10 +146,10 @@ def _train(params, reporter, task, device, s) -> dict:
             d = min(decay, (1 + step) / (10 + step))
             for pe, p in zip(ema.parameters(), net.parameters()):
                 pe.lerp_(p, 1 - d)
-        loss = loss.detach()
-        loss_ema = float(loss) if loss_ema is None else 0.95 * loss_ema + 0.05 * float(loss)
+        loss = check_loss(loss.detach(), step + 1)
+        loss_ema = loss if loss_ema is None else 0.95 * loss_ema + 0.05 * loss
         if step % 10 == 0 or step == steps - 1:
-            reporter.metric("loss", float(loss), step)
+            reporter.metric("loss", loss, step)
         if eval_every and (step + 1) % eval_every == 0 and step + 1 < steps:
             for k, v in s["eval"](ema if s["ema"] else net, g).items():
                 reporter.metric(f"eval/{k}", v, step)

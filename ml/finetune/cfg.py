@@ -14,6 +14,7 @@ import torch
 from ml import nets
 from ml.dna import mdlm
 from ml.dna.mdlm import MASK
+from ml.finite import check_loss
 from ml.reporting import check_stop
 
 
@@ -33,12 +34,13 @@ def train_conditional(pretrained, cfg, task, p, reporter, device, generator):
         lab = torch.where(torch.rand(128, generator=generator, device=device) < p.cfg_drop_prob,
                           torch.full_like(label[idx], 2), label[idx])
         loss = mdlm.nelbo_loss(net, x[idx], generator, label=lab)
+        value = check_loss(loss, step + 1, "cfg loss")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
         if step % 20 == 0:
-            reporter.metric("cfg/loss", float(loss.detach()), step)
+            reporter.metric("cfg/loss", value, step)
     reporter.log(f"CFG: trained the conditional model for {p.cfg_train_steps} steps from the pretrained weights "
                  f"(label = activity label > {p.cfg_quantile:.0%} quantile, {int(label.sum())} positives)")
     return net.eval()

@@ -16,6 +16,7 @@ from ml.finetune import cfg as cfg_mod
 from ml.finetune import guidance
 from ml.finetune.drakes import drakes_loss
 from ml.finetune.params import Params
+from ml.finite import check_loss
 from ml.modelio import load_model, save_model
 from ml.params import parse
 from ml.reporting import check_stop
@@ -104,14 +105,15 @@ def finetune_drakes(pretrained, oracle, eval_oracle, task, cfg, p, reporter, dev
         rs, kls = [], []
         for _ in range(p.grad_accum):
             loss, r, kl = drakes_loss(net, pretrained, oracle, p, task.length, g, device)
+            check_loss(loss, step + 1)
             (loss / p.grad_accum).backward()
             rs.append(r)
             kls.append(kl)
-        gnorm = torch.nn.utils.clip_grad_norm_(net.parameters(), p.grad_clip)
+        gnorm = check_loss(torch.nn.utils.clip_grad_norm_(net.parameters(), p.grad_clip), step + 1, "grad norm")
         opt.step()
         reporter.metric("reward", float(torch.cat(rs).mean()), step)
         reporter.metric("kl", float(torch.cat(kls).mean()), step)
-        reporter.metric("grad_norm", float(gnorm), step)
+        reporter.metric("grad_norm", gnorm, step)
         if p.eval_every and ((step + 1) % p.eval_every == 0 or step == 0):
             net.eval()
             xe = mdlm.sample(net, p.eval_samples, task.length, p.sampling_steps, g, device).cpu().numpy()

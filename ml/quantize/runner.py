@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from ml.device import resolve_device
+from ml.finite import check_finite
 from ml.modelio import load_model, read_config, save_model
 from ml.params import parse
 from ml.quantize.block_stage import block_stage
@@ -89,6 +90,8 @@ def run(params, reporter) -> dict:
     model = task.model
     fp_model = copy.deepcopy(model)
     metric_before, extra_before = measure(task, model)
+    # a model that already scores nan (a diverged training) gives no baseline: quantizing it proves nothing
+    check_finite(metric_before, f"{task.metric_name} of the model to quantize", "before quantization")
     reporter.metric(task.metric_name + "_fp32", metric_before, 0)
     check_stop(reporter)
     candidates = candidate_layers(model, p.include_conv1d, p.skip)
@@ -131,6 +134,8 @@ def run(params, reporter) -> dict:
         reporter.log(f"left in full precision, never called as modules by forward (no inputs to hook): {unreached}")
     seconds = time.perf_counter() - t0
     metric_after, extra_after = measure(task, model)
+    # the quantized weights themselves (fp16 scales can overflow) are checked as they are saved (ml/modelio.py)
+    check_finite(metric_after, f"{task.metric_name} of the quantized model", f"after quantizing {len(rows)} layers")
     extra = {k: {"before": v, "after": extra_after[k]} for k, v in extra_before.items()}
     reporter.metric(task.metric_name, metric_after, len(rows))
     sizes = size_report(model, rows, p.bits, p.symmetric or p.method == "nupes")

@@ -14,6 +14,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ml.device import generator, resolve_device
+from ml.finite import check_tensors
 from ml.params import parse
 from ml.reporting import check_stop
 from ml.sample.grids import make_grid
@@ -142,6 +143,8 @@ def run(params, reporter) -> dict:
 
     def step_done(i, x):
         done[0] += 1
+        # a solver step past its stability region (too few NFE on a stiff schedule) blows up and stays blown up
+        check_tensors([x], "samples", f"at step {done[0]} of {total}")
         reporter.progress(done[0], total)
         check_stop(reporter)
 

@@ -19,6 +19,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from ml.finite import check_tensors
+
 
 def _opt_flatten(opt):
     sd = opt.state_dict()
@@ -47,13 +49,14 @@ def _opt_unflatten(tensors, meta, device):
 def save_checkpoint(ckpt_dir, step, model, ema, opt, generator, extra: dict) -> Path:
     ckpt_dir = Path(ckpt_dir)
     folder = ckpt_dir / f"step-{step}"
-    folder.mkdir(parents=True, exist_ok=True)
     tensors = {f"model.{k}": v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     tensors.update({f"ema.{k}": v.detach().contiguous().cpu() for k, v in ema.state_dict().items()})
     opt_tensors, opt_meta = _opt_flatten(opt)
     tensors.update(opt_tensors)
+    check_tensors(tensors.values(), "the weights", f"at step {step}; the last finite checkpoint is kept")
     tensors["rng.generator"] = generator.get_state().cpu()
     tensors["rng.torch"] = torch.get_rng_state()
+    folder.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(folder / "state.safetensors"))
     (folder / "state.json").write_text(json.dumps({"step": step, "optimizer": opt_meta, "extra": extra}))
     tmp = ckpt_dir / "latest.json.tmp"

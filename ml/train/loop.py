@@ -15,6 +15,7 @@ import torch
 from ml import nets
 from ml.data import make_dataset
 from ml.device import generator, resolve_device
+from ml.finite import check_loss
 from ml.modelio import load_model, save_model
 from ml.reporting import Cancelled
 from ml.train.checkpoint import load_checkpoint, save_checkpoint
@@ -121,7 +122,9 @@ def train(p, reporter, rank=0, world=1, device=None):
         if world > 1:
             dist.all_reduce(loss_val)
             loss_val = loss_val / world
-        state["loss_ema"] = LOSS_SMOOTHING * state["loss_ema"] + (1 - LOSS_SMOOTHING) * float(loss_val)
+        # every rank holds the same reduced loss, so all of them stop at this step (none waits in a collective)
+        loss_f = check_loss(loss_val, step + 1)
+        state["loss_ema"] = LOSS_SMOOTHING * state["loss_ema"] + (1 - LOSS_SMOOTHING) * loss_f
         state["loss_ema_n"] += 1
         done = step + 1
         n_win += 1

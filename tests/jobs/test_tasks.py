@@ -57,3 +57,20 @@ def test_a_cancelled_queued_job_never_runs(make_job):
     Job.objects.filter(pk=job.pk).update(cancel_requested=True)
     assert _claim(job.pk, "w1") is None
     assert Job.objects.get(pk=job.pk).status == "cancelled"
+
+
+def test_a_final_write_the_database_refuses_ends_the_job_failed_at_once_saying_why(make_job):
+    import time
+
+    from jobs.tasks import _finish
+
+    job = _claim(make_job().pk, "w1")
+    t0 = time.monotonic()
+    # jsonb has no NaN: PostgreSQL refuses this row (a DataError), which no retry can fix
+    assert _finish(job, 1, "succeeded", {"error": "", "result": {"final_loss": float("nan")}}) is True
+    assert time.monotonic() - t0 < 10  # not the 120 s of outage retries
+    job.refresh_from_db()
+    assert job.status == "failed" and job.attempts == 1 and job.result is None
+    assert job.error.startswith("the job's result could not be stored (DataError: ")
+    final = JobEvent.objects.filter(job=job, type="status").order_by("seq").last()
+    assert final.data == {"status": "failed", "error": job.error}

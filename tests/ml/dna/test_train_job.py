@@ -1,7 +1,12 @@
 import json
 import math
 
+import pytest
+import torch
+from safetensors.torch import load_file
+
 from ml.dna import train_job
+from ml.finite import Diverged
 from ml.dna.smoke import SMALL_ORACLE, SMALL_TASK
 from ml.reporting import PrintReporter
 
@@ -45,3 +50,17 @@ def test_accessibility_head_beats_the_majority_class_on_held_out_sequences(tmp_p
     assert ev["val_accessibility_acc"] > base + 3 * math.sqrt(base * (1 - base) / n_val)
     # and both classes are found: balanced accuracy well above chance (0.5, SE <= 0.5 / sqrt(n of the rarer class))
     assert ev["val_accessibility_balanced_acc"] > 0.5 + 3 * 0.5 / math.sqrt((1 - base) * n_val)
+
+
+@pytest.mark.parametrize("objective", ["masked_diffusion", "oracle"])
+def test_a_huge_lr_raises_diverged_at_the_nan_step_and_keeps_the_finite_checkpoint(tmp_path, objective):
+    # Adam moves every weight by ~lr in its first step: at lr 1e10 the second forward pass overflows
+    rep = reporter(tmp_path)
+    with pytest.raises(Diverged, match=r"^diverged: loss is nan at step 2$"):
+        train_job.run(dict(TINY, objective=objective, steps=20, lr=1e10, warmup_steps=0, checkpoint_every=1), rep)
+    assert [e["data"]["done"] for e in rep.events if e["type"] == "progress"] == [1]
+    state = json.loads((tmp_path / "checkpoint" / "state.json").read_text())
+    assert state["step"] == 1
+    tensors = load_file(str(tmp_path / "checkpoint" / "state.safetensors"))
+    assert all(torch.isfinite(t).all() for t in tensors.values() if t.is_floating_point())
+    assert not (tmp_path / "model.safetensors").exists()

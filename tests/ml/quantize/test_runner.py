@@ -1,7 +1,9 @@
+import pytest
 import torch
 from torch import nn
 
 from ml import nets
+from ml.finite import Diverged
 from ml.modelio import load_model, save_model
 from ml.quantize import Params, run
 from ml.quantize.model import quantize_model
@@ -117,3 +119,19 @@ def test_int8_matmul_model_keeps_accuracy_and_reloads_on_the_integer_path(tmp_pa
     assert res["metric_after"] >= res["metric_before"] - 0.01
     model, cfg = load_model(tmp_path)
     assert all(model.get_submodule(n).int8_matmul for n in cfg["quantization"]["layers"])
+
+
+def test_a_model_that_already_scores_nan_is_refused_before_quantizing(tmp_path, blown_up_flow):
+    rep = _reporter(tmp_path)
+    with pytest.raises(Diverged, match=r"^diverged: fd of the model to quantize is nan before quantization$"):
+        run({"model": {"path": str(blown_up_flow)}, "method": "rtn", "bits": 4}, rep)
+    assert not [e for e in rep.events if e["type"] == "artifact"] and not (tmp_path / "checkpoint").exists()
+
+
+def test_weights_gone_non_finite_are_never_saved_as_a_model(tmp_path):
+    net = nn.Linear(2, 2)
+    with torch.no_grad():
+        net.bias[1] = float("nan")
+    with pytest.raises(Diverged, match=r"^diverged: the model's weights hold nan \(the model is not saved\)$"):
+        save_model(tmp_path / "m", net, {"arch": "linear", "arch_kwargs": {}})
+    assert not (tmp_path / "m").exists()

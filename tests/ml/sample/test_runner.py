@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from ml.finite import Diverged
 from ml.reporting import Cancelled, PrintReporter
 from ml.sample import Params, run
 from ml.sample.exact import solve_exact
@@ -178,3 +179,13 @@ def test_the_terminal_entry_point_writes_result_and_artifacts(tmp_path):
     assert res["schedule"] == "edm" and res["t_start"] == 80.0 and res["nfe_used"] == 4
     # edm starts from sigma_max N(0, I) (API.md: noise.npy holds x_T at sigma_max)
     assert 40 < float(np.load(tmp_path / "out/noise.npy").std()) < 120
+
+
+def test_samples_gone_non_finite_stop_the_job_at_that_step_and_write_nothing(tmp_path, blown_up_flow):
+    rep = _reporter(tmp_path)
+    with pytest.raises(Diverged) as exc:
+        run({"model": {"path": str(blown_up_flow)}, "sampler": "rf_euler", "nfe": 10, "n_samples": 100}, rep)
+    done = [e["data"]["done"] for e in rep.events if e["type"] == "progress"]
+    k = done[-1] + 1 if done else 1
+    assert str(exc.value) in (f"diverged: samples hold nan at step {k} of 10", f"diverged: samples hold inf at step {k} of 10")
+    assert not (tmp_path / "samples.npy").exists()
