@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from jobs.models import Artifact, Job
 from jobs.storage import folder_bytes
+from jobs.reporter import attempt_folder
 from jobs.tasks import job_dir
 from tests.api.test_delete import TRAIN
 from tests.helpers import submit, succeeded
@@ -40,7 +41,7 @@ def test_lab_gc_removes_orphans_and_thins_a_finished_jobs_checkpoints_and_dry_ru
     earlier_bytes = sum(folder_bytes(p) for p in earlier)
     job = succeeded(submit(api, "train", TRAIN), timeout=300)
     folder = job_dir(job)
-    ckpt = folder / "checkpoint"
+    ckpt = attempt_folder(folder, 1) / "checkpoint"
     assert [p.name for p in ckpt.glob("step-*")] == ["step-60"]
     # an attempt killed between writing its new checkpoint and removing the old one leaves both
     shutil.copytree(ckpt / "step-60", ckpt / "step-40")
@@ -50,13 +51,13 @@ def test_lab_gc_removes_orphans_and_thins_a_finished_jobs_checkpoints_and_dry_ru
     (orphan / "checkpoint" / "state.safetensors").write_bytes(b"x" * 5000)
 
     young = lab_gc("--dry-run")  # the orphan is younger than the grace period: it stays even in the plan
-    assert orphan.name not in young and f"would remove {folder.name}/checkpoint/step-40 ({leftover} bytes)" in young
+    assert orphan.name not in young and f"would remove {folder.name}/attempt-1/checkpoint/step-40 ({leftover} bytes)" in young
 
     settings.LAB_GC_ORPHAN_GRACE_SECONDS = 0
     before = snapshot(root)
     plan = lab_gc("--dry-run")
     assert f"would remove {orphan.name} (5000 bytes): no job owns this folder" in plan
-    assert f"would remove {folder.name}/checkpoint/step-40 ({leftover} bytes): finished: keeps its newest 1" in plan
+    assert f"would remove {folder.name}/attempt-1/checkpoint/step-40 ({leftover} bytes): finished: keeps its newest 1" in plan
     assert f"would remove {2 + len(earlier)} folders, {5000 + leftover + earlier_bytes} bytes" in plan
     assert snapshot(root) == before
     job.refresh_from_db()
@@ -75,7 +76,7 @@ def test_lab_gc_removes_orphans_and_thins_a_finished_jobs_checkpoints_and_dry_ru
     settings.LAB_RETENTION_CHECKPOINT_DAYS = 7
     Job.objects.filter(pk=job.pk).update(finished_at=timezone.now() - timedelta(days=8))
     gone = folder_bytes(ckpt)
-    assert f"removed {folder.name}/checkpoint ({gone} bytes): finished more than 7 days ago" in lab_gc()
+    assert f"removed {folder.name}/attempt-1/checkpoint ({gone} bytes): finished more than 7 days ago" in lab_gc()
     assert not ckpt.exists()
     for art in Artifact.objects.filter(job=job):
         assert (Path(settings.MEDIA_ROOT) / art.file.name).stat().st_size == art.size
@@ -85,7 +86,7 @@ def test_lab_gc_removes_orphans_and_thins_a_finished_jobs_checkpoints_and_dry_ru
 
 def test_lab_gc_never_touches_a_queued_jobs_folder(make_job):
     job = make_job(kind="train", params=TRAIN)
-    ckpt = job_dir(job) / "checkpoint"
+    ckpt = attempt_folder(job_dir(job), 1) / "checkpoint"
     for step in (20, 40):
         (ckpt / f"step-{step}").mkdir(parents=True)
         (ckpt / f"step-{step}" / "state.safetensors").write_bytes(b"x" * 100)
