@@ -13,9 +13,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 BEFORE, AFTER = [("jobs", "0001_initial")], [("jobs", "0002_storage_key")]
 
 
-def migrate(target):
+def migrate(target=None):
+    """Migrate to `target`; None: to the newest state, which every other test expects to find."""
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
+    target = target or executor.loader.graph.leaf_nodes()
     executor.migrate(target)
     return executor.loader.project_state(target).apps
 
@@ -50,4 +52,4 @@ def test_existing_folders_move_to_distinct_keys_and_back(user):
             assert (root / str(job.pk) / "model.safetensors").is_file()
             assert Artifact.objects.get(job_id=job.pk).file.name == f"jobs/{job.pk}/model.safetensors"
     finally:
-        migrate(AFTER)
+        migrate()
