@@ -183,6 +183,14 @@ class FaultLab:
         child.send_signal(signal.SIGKILL)
         return child.pid
 
+    def job_folder(self, job_id: int) -> Path:
+        """The job's folder, named by its storage key (jobs/tasks.py job_dir), read from the lab's database."""
+        import psycopg
+
+        with psycopg.connect(self.pg.url) as conn:
+            (key,) = conn.execute("SELECT storage_key FROM jobs_job WHERE id = %s", [job_id]).fetchone()
+        return self.media / "jobs" / str(key)
+
     def stop_all_workers(self) -> None:
         for name in list(self.workers):
             stop(self.workers.pop(name)[0])

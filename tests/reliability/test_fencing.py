@@ -4,10 +4,10 @@ import hashlib
 import os
 import signal
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
+from jobs.storage import PARAMS_RECORD
 from tests.reliability.labclient import (assert_whole_history, client, follow, is_progress, is_terminal,
                                          stored_events, submit)
 
@@ -67,9 +67,10 @@ def test_a_paused_attempt_is_fenced_out_and_writes_nothing_after_another_took_th
     # the job's folder holds the published files, each the one its row describes, none written after
     # the job ended (attempt 1 woke after that); each attempt's work stays in its own folder
     arts = {a["name"]: a for a in client(lab).get(f"/api/jobs/{job_id}/artifacts/").json()}
-    folder = Path(lab.media) / "jobs" / str(job_id)
+    folder = lab.job_folder(job_id)
     published = {p.relative_to(folder).as_posix(): p for p in folder.rglob("*")
-                 if p.is_file() and not p.relative_to(folder).parts[0].startswith("attempt-")}
+                 if p.is_file() and not p.relative_to(folder).parts[0].startswith("attempt-")
+                 and p.name != PARAMS_RECORD}  # the folder's own record of the params it was made for
     assert set(published) == set(arts) and {"model.safetensors", "model.json", "preview_step100.png"} <= set(arts)
     finished = datetime.fromisoformat(job["finished_at"]).timestamp()
     for name, path in published.items():
