@@ -97,13 +97,6 @@ class StorageFull(Exception):
     pass
 
 
-def storage_full(exc: StorageFull) -> Response:
-    return Response({"detail": f"your jobs store {exc.args[0]} bytes (artifacts and checkpoints), the limit is "
-                               f"{settings.LAB_MAX_ARTIFACT_BYTES}: delete jobs you no longer need (the Delete button "
-                               f"on a finished job's page, or DELETE /api/jobs/<id>/) to free space"},
-                    status=status.HTTP_507_INSUFFICIENT_STORAGE)
-
-
 @extend_schema(tags=["jobs"])
 class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
     serializer_class = JobSerializer
@@ -141,14 +134,22 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
         ser = JobCreateSerializer(data=request.data, context={"request": request})
         ser.is_valid(raise_exception=True)
         d = ser.validated_data
+        return self._submit(d["kind"], d["params"], d.get("name", ""), d["input_artifacts"])
+
+    def _submit(self, kind, params, name, input_artifacts) -> Response:
+        """Create the job (create and retry alike): 201, or the limit it is over."""
         try:
-            job = create_job(request.user, d["kind"], d["params"], d.get("name", ""), d["input_artifacts"])
+            job = create_job(self.request.user, kind, params, name, input_artifacts)
         except TooManyJobs as exc:
             return Response({"detail": f"you have {exc.args[0]} queued or running jobs, the limit is "
                                        f"{settings.LAB_MAX_ACTIVE_JOBS}; wait for some to finish or cancel them"},
                             status=status.HTTP_429_TOO_MANY_REQUESTS)
         except StorageFull as exc:
-            return storage_full(exc)
+            return Response({"detail": f"your jobs store {exc.args[0]} bytes (artifacts and checkpoints), the limit "
+                                       f"is {settings.LAB_MAX_ARTIFACT_BYTES}: delete jobs you no longer need (the "
+                                       f"Delete button on a finished job's page, or DELETE /api/jobs/<id>/) to free "
+                                       f"space"},
+                            status=status.HTTP_507_INSUFFICIENT_STORAGE)
         return Response(JobSerializer(job, context=self.get_serializer_context()).data,
                         status=status.HTTP_201_CREATED)
 
@@ -190,14 +191,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
                                   context={"request": request})
         ser.is_valid(raise_exception=True)
         d = ser.validated_data
-        try:
-            job = create_job(request.user, d["kind"], d["params"], d["name"], d["input_artifacts"])
-        except TooManyJobs:
-            return Response({"detail": "over your job limit"}, status=status.HTTP_429_TOO_MANY_REQUESTS)
-        except StorageFull as exc:
-            return storage_full(exc)
-        return Response(JobSerializer(job, context=self.get_serializer_context()).data,
-                        status=status.HTTP_201_CREATED)
+        return self._submit(d["kind"], d["params"], d["name"], d["input_artifacts"])
 
     @extend_schema(
         parameters=[OpenApiParameter("after", int, description="only events with a larger seq"),
