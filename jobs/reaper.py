@@ -140,10 +140,15 @@ def start(period: float) -> threading.Event:
             try:
                 sweep(after_outage=failed)
                 failed = False
-                retention.sweep_if_due()  # far less often: it walks the job folders
             except Exception:  # database or broker restarting: sweep again next period
                 failed = True
                 log.warning("reaper sweep failed", exc_info=True)
+            # its own try: a folder the collector cannot remove is no outage, and must not make the
+            # next sweep send every queued job again
+            try:
+                retention.sweep_if_due()  # far less often: it walks the job folders
+            except Exception:
+                log.warning("retention sweep failed", exc_info=True)
             finally:
                 connection.close()  # never keep a connection across a database restart
             stop.wait(period)
