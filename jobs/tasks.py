@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import logging
 import traceback
-from datetime import timedelta
 from pathlib import Path
 
 from celery import shared_task
@@ -23,6 +22,7 @@ from .dbretry import DB_DOWN, retry_while_db_down
 from .eventlog import Fenced
 from .events import broadcast, record
 from .models import Artifact, Job, JobEvent
+from .reaper import seconds_ago
 from .registry import get_kind
 from .reporter import JobReporter
 from .resolve import resolve_artifacts
@@ -61,7 +61,7 @@ def _claim(job_id: int, worker: str) -> Job | None:
     if job is not None:
         return job
     # a heartbeat is fresh on the database's clock, which stamped it: workers' clocks may disagree
-    fresh = ExpressionWrapper(Q(heartbeat_at__gt=Now() - timedelta(seconds=settings.LAB_WORKER_STALE_SECONDS)),
+    fresh = ExpressionWrapper(Q(heartbeat_at__gt=seconds_ago(settings.LAB_WORKER_STALE_SECONDS)),
                               output_field=BooleanField())
     with transaction.atomic():
         job = Job.objects.select_for_update().filter(pk=job_id).annotate(beating=fresh).first()
