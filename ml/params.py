@@ -6,14 +6,57 @@ the dashboard form, and handed to the runner.
 """
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+WHEN = "x-when"          # a field that applies only when sibling fields take certain values
+ADVANCED = "x-advanced"  # a field the form folds under "Advanced"
+PRESETS = "x-presets"    # named, complete example params of a kind ("quick demo", "paper config")
+
+
+def Param(default: Any = ..., *, when: dict | None = None, advanced: bool = False, **kw):
+    """A pydantic Field that may say where it applies, e.g. `Param(1.0, when={"objective": ["slimflow"]})`.
+
+    The schema carries the rule (`x-when`, `x-advanced`) so the dashboard form shows the field only where it
+    applies; `Strict` refuses the field, with its name, when it is given where it does not apply, so the
+    API's 400 and the form follow the same rule."""
+    extra = dict(kw.pop("json_schema_extra", None) or {})
+    if when:
+        extra[WHEN] = {k: list(v) for k, v in when.items()}
+    if advanced:
+        extra[ADVANCED] = True
+    return Field(default, json_schema_extra=extra or None, **kw)
+
+
+def _rule(info) -> dict | None:
+    extra = info.json_schema_extra
+    return extra.get(WHEN) if isinstance(extra, dict) else None
 
 
 class Strict(BaseModel):
     # unknown keys are a 400, not silently ignored: a typo in a param must not run a week-long job
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _applies(self):
+        errors = []
+        for name in sorted(self.model_fields_set):
+            rule = _rule(type(self).model_fields[name])
+            if not rule:
+                continue
+            for key, allowed in rule.items():
+                value = getattr(self, key)
+                if value not in allowed:
+                    errors.append(InitErrorDetails(
+                        type=PydanticCustomError("not_applicable", "applies only when {key} is {allowed} (it is {value})",
+                                                 {"key": key, "allowed": " or ".join(map(str, allowed)),
+                                                  "value": value}),
+                        loc=(name,), input=getattr(self, name)))
+        if errors:
+            raise ValidationError.from_exception_data(type(self).__name__, errors)
+        return self
 
 
 class CommonParams(Strict):
