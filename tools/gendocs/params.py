@@ -1,0 +1,268 @@
+"""A kind's params JSON Schema (what `/api/job-kinds/` serves) as markdown tables.
+
+Generic over what pydantic writes: objects with `properties`, `$ref` into `$defs`, `anyOf` with null
+(an optional field), `oneOf` / `anyOf` of objects (a union, with or without a `discriminator`), also at
+the root, and the lab's own keys `x-when` (where a field applies), `x-advanced` and `x-presets`.
+
+The root object gets one table; each object type it refers to gets one table of its own below it,
+once, however many fields use it. In a root union the fields of all variants share one table, and a
+field that only some variants have says for which values of the discriminator it applies.
+"""
+from __future__ import annotations
+
+import json
+from typing import get_args
+
+from pydantic import BaseModel
+
+from ml.params import ADVANCED, PRESETS, WHEN
+
+COLUMNS = ("name", "type", "default", "range", "applies when", "description")
+REQUIRED = "required"
+LONG = 28  # a default longer than this in JSON is summarised: cells hold numbers and names, not data
+
+
+def render(schema: dict, factory_defaults: dict | None = None) -> str:
+    """All tables of one schema: the root's fields first, then each object type used, in order of use.
+
+    `factory_defaults` ({type name: {field: value}}, from `defaults_of`) fills the defaults pydantic
+    leaves out of a JSON schema: those made by a `default_factory`."""
+    doc = _Doc(schema, factory_defaults or {})
+    root = doc.resolve(schema)
+    variants = doc.objects(root)
+    out = []
+    if len(variants) > 1:
+        out.append(_table(doc, _merged_rows(doc, root, variants)))
+    else:
+        out.append(_table(doc, _rows(doc, variants[0])))
+    done = set()
+    while doc.pending:
+        name = doc.pending.pop(0)
+        if name in done:
+            continue
+        done.add(name)
+        node = doc.defs[name]
+        used = ", ".join(f"`{u}`" for u in doc.used_by[name])
+        head = f"**`{name}`** (in {used})"
+        if node.get("description"):
+            head += ": " + _text(node["description"])
+        out.append(head + "\n\n" + _table(doc, _rows(doc, node)))
+    presets = _presets(schema)
+    if presets:
+        out.append(presets)
+    return "\n\n".join(out)
+
+
+class _Doc:
+    def __init__(self, schema, factory_defaults):
+        self.defs = schema.get("$defs", {})
+        self.factory = factory_defaults
+        self.pending: list[str] = []   # object types met but not yet given their table
+        self.used_by: dict[str, list[str]] = {}
+
+    def resolve(self, node):
+        while "$ref" in node:
+            ref = node["$ref"].rsplit("/", 1)[-1]
+            node = {**self.defs[ref], **{k: v for k, v in node.items() if k != "$ref"}, "_def": ref}
+        return node
+
+    def objects(self, node) -> list[dict]:
+        """The object schemas a node may be: itself, or each member of its union."""
+        node = self.resolve(node)
+        members = node.get("oneOf") or node.get("anyOf")
+        if members:
+            return [o for m in members for o in self.objects(m)]
+        return [node] if "properties" in node else []
+
+    def mention(self, def_name, field):
+        self.used_by.setdefault(def_name, [])
+        if field not in self.used_by[def_name]:
+            self.used_by[def_name].append(field)
+        if def_name not in self.pending:
+            self.pending.append(def_name)
+
+
+def _rows(doc, obj) -> list[dict]:
+    required = set(obj.get("required", []))
+    made = doc.factory.get(obj.get("_def") or obj.get("title"), {})
+    return [_row(doc, name, {"default": made[name], **prop} if name in made else prop, name in required)
+            for name, prop in obj["properties"].items()]
+
+
+def _merged_rows(doc, root, variants) -> list[dict]:
+    """One row per field over all variants of a root union, each saying which variants have it."""
+    key = (root.get("discriminator") or {}).get("propertyName") or _common_const(variants)
+    tags = [_tags(v["properties"].get(key, {})) if key else [v.get("_def", v.get("title", "?"))] for v in variants]
+    every = [t for ts in tags for t in ts]
+    rows, order = {}, []
+    for variant, vtags in zip(variants, tags):
+        for row in _rows(doc, variant):
+            name = row["name"]
+            if name not in rows:
+                rows[name], order = {**row, "_tags": []}, order + [name]
+            elif row["default"] != rows[name]["default"]:
+                rows[name]["default"] = "per variant"
+            rows[name]["_tags"] += vtags
+    for name in order:
+        row = rows[name]
+        if name == key:
+            row["type"] = _one_of(every)
+            row["default"] = _default(root) if "default" in root else REQUIRED
+        elif key and len(set(row["_tags"])) < len(set(every)):
+            row["when"] = _join(row["when"], f"{key}: " + ", ".join(f"`{t}`" for t in row["_tags"]))
+    return [rows[n] for n in order]
+
+
+def defaults_of(model) -> dict:
+    """{type name: {field: default}} for every pydantic model reachable from `model` (a class, or a type
+    such as a union of classes) whose fields have a `default_factory`: the JSON schema has no default
+    for those."""
+    out, seen, todo = {}, set(), [model]
+    while todo:
+        t = todo.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        if not (isinstance(t, type) and issubclass(t, BaseModel)):
+            todo += get_args(t)  # Union, Optional, Annotated, list[...]: look inside
+            continue
+        made = {name: info.get_default(call_default_factory=True) for name, info in t.model_fields.items()
+                if info.default_factory is not None}
+        if made:
+            out[t.model_config.get("title") or t.__name__] = {
+                k: v.model_dump(mode="json") if isinstance(v, BaseModel) else v for k, v in made.items()}
+        todo += [info.annotation for info in t.model_fields.values()]
+    return out
+
+
+def _common_const(variants):
+    """A union without a declared discriminator: the property every variant pins to constants."""
+    for name in variants[0]["properties"]:
+        if all(_tags(v["properties"].get(name, {})) for v in variants):
+            return name
+    return None
+
+
+def _tags(prop) -> list:
+    if "const" in prop:
+        return [prop["const"]]
+    return list(prop.get("enum", [])) if len(prop.get("enum", [])) else []
+
+
+def _row(doc, name, prop, required) -> dict:
+    node = doc.resolve(prop)
+    typ = _type(doc, node, name)
+    default = _default(prop) if "default" in prop else (REQUIRED if required else "null")
+    when = ""
+    if prop.get(WHEN):
+        when = "; ".join(f"{k}: " + ", ".join(f"`{v}`" for v in vs) for k, vs in prop[WHEN].items())
+    label = f"`{name}`" + (" (advanced)" if prop.get(ADVANCED) else "")
+    return {"name": name, "label": label, "type": typ, "default": default, "range": _range(node),
+            "when": when, "description": _text(prop.get("description") or node.get("description") or "")}
+
+
+def _type(doc, node, field) -> str:
+    node = doc.resolve(node)
+    if "_def" in node and "properties" in node:
+        doc.mention(node["_def"], field)
+        return f"`{node['_def']}`"
+    members = node.get("oneOf") or node.get("anyOf")
+    if members:
+        parts = [_type(doc, m, field) for m in members if m.get("type") != "null"]
+        nullable = len(parts) < len(members)
+        return " or ".join(dict.fromkeys(parts)) + (" or null" if nullable else "")
+    if "const" in node:
+        return f"`{json.dumps(node['const'])}`"
+    if "enum" in node:
+        return _one_of(node["enum"])
+    typ = node.get("type")
+    if typ == "array":
+        items = node.get("items")
+        return "list of " + (_type(doc, items, field) if items else "any")
+    if typ == "object":
+        extra = node.get("additionalProperties")
+        return "map to " + _type(doc, extra, field) if isinstance(extra, dict) else "object"
+    return {"integer": "int", "number": "float", "boolean": "bool", "string": "string", "null": "null"}.get(typ, "any")
+
+
+def _one_of(values) -> str:
+    names = [f"`{v}`" for v in dict.fromkeys(values)]
+    return "one of " + ", ".join(names) if len(names) > 1 else names[0]
+
+
+def _range(node) -> str:
+    node = dict(node)
+    members = [m for m in node.get("anyOf", []) if m.get("type") != "null"]
+    if len(members) == 1:
+        node = {**members[0], **node}
+    parts = []
+    lo = ("≥ ", node["minimum"]) if "minimum" in node else ("> ", node["exclusiveMinimum"]) if "exclusiveMinimum" in node else None
+    hi = ("≤ ", node["maximum"]) if "maximum" in node else ("< ", node["exclusiveMaximum"]) if "exclusiveMaximum" in node else None
+    if lo and hi:
+        parts.append(("[" if lo[0] == "≥ " else "(") + f"{_num(lo[1])}, {_num(hi[1])}" + ("]" if hi[0] == "≤ " else ")"))
+    elif lo or hi:
+        sign, value = lo or hi
+        parts.append(sign + _num(value))
+    if "minItems" in node or "maxItems" in node:
+        parts.append(_count(node.get("minItems"), node.get("maxItems"), "items"))
+    if "minLength" in node or "maxLength" in node:
+        parts.append(_count(node.get("minLength"), node.get("maxLength"), "chars"))
+    items = node.get("items")
+    if isinstance(items, dict):
+        inner = _range(items)
+        if inner:
+            parts.append("each " + inner)
+    return ", ".join(parts)
+
+
+def _count(lo, hi, what):
+    if lo is not None and hi is not None:
+        return f"{lo}-{hi} {what}"
+    return f"≥ {lo} {what}" if lo is not None else f"≤ {hi} {what}"
+
+
+def _num(v) -> str:
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
+        v = int(v)
+    if isinstance(v, int) and abs(v) >= 10_000:
+        return f"{v:,}"
+    return repr(v) if isinstance(v, float) else str(v)
+
+
+def _default(prop) -> str:
+    value = prop["default"]
+    text = json.dumps(value)
+    if len(text) <= LONG:
+        return f"`{text}`"
+    if isinstance(value, dict):
+        tag = next((f'{{"{k}": {json.dumps(v)}, …}}' for k, v in value.items() if isinstance(v, str)), None)
+        return f"`{tag}`" if tag and len(tag) <= LONG + 8 else "object"
+    if isinstance(value, list):
+        return f"{len(value)} items"
+    return f"`{text[:LONG]}…`"
+
+
+def _presets(schema) -> str:
+    presets = schema.get(PRESETS) or {}
+    if not presets:
+        return ""
+    lines = ["Presets (the form's examples; each is complete params):", ""]
+    for name, params in presets.items():
+        lines.append(f"- **{name}**: `{json.dumps(params, separators=(', ', ': '))}`")
+    return "\n".join(lines)
+
+
+def _text(s: str) -> str:
+    # one table cell: no line breaks, and a pipe would end the cell
+    return " ".join(str(s).split()).replace("|", "\\|")
+
+
+def _join(a, b):
+    return f"{a}; {b}" if a and b else a or b
+
+
+def _table(doc, rows) -> str:
+    head = "| " + " | ".join(COLUMNS) + " |\n|" + "---|" * len(COLUMNS)
+    body = [f"| {r['label']} | {r['type']} | {r['default']} | {r['range']} | {r['when']} | {r['description']} |"
+            for r in rows]
+    return "\n".join([head, *body])
