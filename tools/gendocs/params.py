@@ -254,7 +254,7 @@ def _presets(schema) -> str:
 
 def _text(s: str) -> str:
     # one table cell: no line breaks, and a pipe would end the cell
-    return " ".join(str(s).split()).replace("|", "\\|")
+    return " ".join(str(s).split()).replace("|", "\\|").replace("<", "&lt;")
 
 
 def _join(a, b):

@@ -12,11 +12,15 @@ def generate(what: str) -> str:
         return params_block(arg)
     if kind == "bench":
         return bench.render(arg)
+    if kind == "settings":
+        from tools.gendocs.settings import render
+
+        return render(arg)
     if kind == "api":
         from tools.gendocs.api import render
 
         return render()
-    raise ValueError(f"unknown generated block {what!r} (params KIND, bench NAME or api)")
+    raise ValueError(f"unknown generated block {what!r} (params KIND, bench NAME, settings MODULE or api)")
 
 
 @cache
