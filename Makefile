@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: run test bench install install-test frontend browser clean
+.PHONY: run test bench docs docs-site install install-test frontend browser clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -49,5 +49,13 @@ $(VENV)/.installed-bench: requirements/bench-extra.txt | $(VENV)/.installed-test
 bench: install-test $(VENV)/.installed-bench frontend
 	$(PY) -m webapp.lab exec -- $(PY) -m bench $(BENCH)
 
+# the generated tables of README.md and docs/ (params from the schemas, figures from bench/results/*.json)
+docs: install
+	$(PY) -m tools.gendocs
+
+# docs/ as a site in site/ (MkDocs, installed with the test requirements)
+docs-site: install-test docs
+	$(VENV)/bin/mkdocs build --strict
+
 clean:
-	rm -rf .lab/test-media bench/results/*.png
+	rm -rf .lab/test-media bench/results/*.png site

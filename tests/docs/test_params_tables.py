@@ -1,0 +1,64 @@
+"""tools/gendocs/params.py on the shapes the kinds' schemas take or are about to take: a discriminated
+union at the root, `x-when` / `x-advanced` fields, nested and union-typed objects, default factories."""
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, TypeAdapter
+
+from ml.params import PRESETS, Param, Strict
+from tools.gendocs.params import defaults_of, render
+
+
+class Inner(Strict):
+    """A nested object."""
+    width: int = Field(64, ge=4, le=4096, description="Hidden units.")
+
+
+class Flow(Strict):
+    objective: Literal["rectified_flow", "slimflow"] = "rectified_flow"
+    steps: int = Field(500, ge=1, description="Optimiser steps.")
+    guidance: float = Param(1.0, when={"objective": ["slimflow"]}, advanced=True, description="slimflow | only.")
+    net: Inner = Field(default_factory=Inner)
+
+
+class Dna(Strict):
+    objective: Literal["masked_diffusion"]
+    steps: int = Field(500, ge=1, description="Optimiser steps.")
+    split: Literal[0, 1] = 0
+
+
+Root = Annotated[Union[Flow, Dna], Field(discriminator="objective")]
+
+
+def rows(text):
+    return {line.split(" | ")[0].strip("| `").split("`")[0]: line.split(" | ") for line in text.splitlines()
+            if line.startswith("| `")}
+
+
+def test_a_root_union_is_one_table_whose_fields_say_which_objectives_have_them():
+    text = render(TypeAdapter(Root).json_schema(), defaults_of(Root))
+    main = text.split("\n\n")[0]
+    r = rows(main)
+    assert r["objective"][1] == "one of `rectified_flow`, `slimflow`, `masked_diffusion`"
+    assert r["steps"][4] == ""  # in every variant: no condition
+    assert r["split"][4] == "objective: `masked_diffusion`"
+    assert r["guidance"][4] == "objective: `slimflow`; objective: `rectified_flow`, `slimflow`"
+    assert main.count("| `steps`") == 1
+
+
+def test_a_field_says_advanced_its_range_and_escapes_a_pipe():
+    r = rows(render(Flow.model_json_schema(), defaults_of(Flow)))
+    assert r["guidance"][0] == "| `guidance` (advanced)"
+    assert r["guidance"][5].startswith("slimflow \\| only.")
+    assert r["steps"][3] == "≥ 1"
+
+
+def test_a_nested_object_gets_its_own_table_with_its_factory_default():
+    text = render(Flow.model_json_schema(), defaults_of(Flow))
+    assert "| `net` | `Inner` | `{\"width\": 64}` |" in text
+    assert "**`Inner`** (in `net`): A nested object." in text
+    assert "| `width` | int | `64` | [4, 4096] |" in text
+
+
+def test_presets_are_listed():
+    schema = {**Flow.model_json_schema(), PRESETS: {"quick demo": {"steps": 10}}}
+    assert "- **quick demo**: `{\"steps\": 10}`" in render(schema)
