@@ -54,9 +54,9 @@ def test_a_field_says_advanced_its_range_and_escapes_a_pipe():
 
 def test_a_nested_object_gets_its_own_table_with_its_factory_default():
     text = render(Flow.model_json_schema(), defaults_of(Flow))
-    assert "| `net` | `Inner` | `{\"width\": 64}` |" in text
+    assert "| `net` | `Inner` | defaults of `Inner` |" in text
     assert "**`Inner`** (in `net`): A nested object." in text
-    assert "| `width` | int | `64` | [4, 4096] |" in text
+    assert "| `width` | int | `64` | [4, 4096] | Hidden units. |" in text  # no condition: no "applies when"
 
 
 def test_presets_are_listed():

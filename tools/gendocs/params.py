@@ -153,12 +153,27 @@ def _row(doc, name, prop, required) -> dict:
     node = doc.resolve(prop)
     typ = _type(doc, node, name)
     default = _default(prop) if "default" in prop else (REQUIRED if required else "null")
+    if isinstance(prop.get("default"), dict):
+        default = _object_default(doc, node, prop["default"]) or default
     when = ""
     if prop.get(WHEN):
         when = "; ".join(f"{k}: " + ", ".join(f"`{v}`" for v in vs) for k, vs in prop[WHEN].items())
     label = f"`{name}`" + (" (advanced)" if prop.get(ADVANCED) else "")
     return {"name": name, "label": label, "type": typ, "default": default, "range": _range(node),
             "when": when, "description": _text(prop.get("description") or node.get("description") or "")}
+
+
+def _object_default(doc, node, value) -> str:
+    """An object default that is all of its type's own defaults, said so (or by its tag), not spelled out."""
+    for obj in doc.objects(node):
+        own = {k: p.get("default") for k, p in obj["properties"].items()}
+        own.update(doc.factory.get(obj.get("_def"), {}))
+        if own == value:
+            tag = next((k for k, p in obj["properties"].items() if "const" in p), None)
+            if tag:
+                return f'`{{"{tag}": {json.dumps(value[tag])}}}`'
+            return f"defaults of `{obj.get('_def', obj.get('title'))}`"
+    return ""
 
 
 def _type(doc, node, field) -> str:
@@ -262,7 +277,9 @@ def _join(a, b):
 
 
 def _table(doc, rows) -> str:
-    head = "| " + " | ".join(COLUMNS) + " |\n|" + "---|" * len(COLUMNS)
-    body = [f"| {r['label']} | {r['type']} | {r['default']} | {r['range']} | {r['when']} | {r['description']} |"
-            for r in rows]
+    # "applies when" only where some field has a condition: the other tables stay narrow
+    cols = [c for c in COLUMNS if c != "applies when" or any(r["when"] for r in rows)]
+    key = {"name": "label", "applies when": "when"}
+    head = "| " + " | ".join(cols) + " |\n|" + "---|" * len(cols)
+    body = ["| " + " | ".join(r[key.get(c, c)] for c in cols) + " |" for r in rows]
     return "\n".join([head, *body])
