@@ -62,3 +62,11 @@ def test_a_nested_object_gets_its_own_table_with_its_factory_default():
 def test_presets_are_listed():
     schema = {**Flow.model_json_schema(), PRESETS: {"quick demo": {"steps": 10}}}
     assert "- **quick demo**: `{\"steps\": 10}`" in render(schema)
+
+
+def test_presets_of_a_root_unions_variants_are_listed():
+    class Demo(Flow):
+        model_config = {**Flow.model_config, "json_schema_extra": {PRESETS: {"paper config": {"steps": 100000}}}}
+
+    union = Annotated[Union[Demo, Dna], Field(discriminator="objective")]
+    assert "- **paper config**: `{\"steps\": 100000}`" in render(TypeAdapter(union).json_schema())

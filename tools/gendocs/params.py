@@ -47,7 +47,7 @@ def render(schema: dict, factory_defaults: dict | None = None) -> str:
         if node.get("description"):
             head += ": " + _text(node["description"])
         out.append(head + "\n\n" + _table(doc, _rows(doc, node)))
-    presets = _presets(schema)
+    presets = _presets([schema, *variants])
     if presets:
         out.append(presets)
     return "\n\n".join(out)
@@ -257,8 +257,9 @@ def _default(prop) -> str:
     return f"`{text[:LONG]}…`"
 
 
-def _presets(schema) -> str:
-    presets = schema.get(PRESETS) or {}
+def _presets(objects) -> str:
+    """The named examples (`x-presets`) of the root, or of each variant of a root union."""
+    presets = {name: params for obj in objects for name, params in (obj.get(PRESETS) or {}).items()}
     if not presets:
         return ""
     lines = ["Presets (the form's examples; each is complete params):", ""]
