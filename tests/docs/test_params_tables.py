@@ -41,8 +41,18 @@ def test_a_root_union_is_one_table_whose_fields_say_which_objectives_have_them()
     assert r["objective"][1] == "one of `rectified_flow`, `slimflow`, `masked_diffusion`"
     assert r["steps"][4] == ""  # in every variant: no condition
     assert r["split"][4] == "objective: `masked_diffusion`"
-    assert r["guidance"][4] == "objective: `slimflow`; objective: `rectified_flow`, `slimflow`"
+    assert r["guidance"][4] == "objective: `slimflow`"  # its own x-when, within the variant that has it
     assert main.count("| `steps`") == 1
+
+
+def test_a_field_whose_default_differs_between_variants_is_a_row_per_version():
+    class Dna2(Dna):
+        steps: int = Field(2000, ge=1, description="Optimiser steps.")
+
+    union = Annotated[Union[Flow, Dna2], Field(discriminator="objective")]
+    lines = [line for line in render(TypeAdapter(union).json_schema()).splitlines() if line.startswith("| `steps`")]
+    assert lines == ["| `steps` | int | `500` | ≥ 1 | objective: `rectified_flow`, `slimflow` | Optimiser steps. |",
+                     "| `steps` | int | `2000` | ≥ 1 | objective: `masked_diffusion` | Optimiser steps. |"]
 
 
 def test_a_field_says_advanced_its_range_and_escapes_a_pipe():

@@ -90,33 +90,47 @@ def _rows(doc, obj) -> list[dict]:
 
 
 def _merged_rows(doc, root, variants) -> list[dict]:
-    """One row per field over all variants of a root union, each saying which variants have it."""
+    """The fields of all variants of a root union in one table. A field alike in every variant that has it
+    is one row; one that differs (its default, type or text) is a row per version. Each row says for which
+    values of the discriminator it applies, where that is not all of them."""
     key = (root.get("discriminator") or {}).get("propertyName") or _common_const(variants)
     tags = [_tags(v["properties"].get(key, {})) if key else [v.get("_def", v.get("title", "?"))] for v in variants]
-    every = [t for ts in tags for t in ts]
-    rows, order = {}, []
+    every = list(dict.fromkeys(t for ts in tags for t in ts))
+    versions: dict[str, dict] = {}  # name -> {what the row says: (row, tags)}
     for variant, vtags in zip(variants, tags):
         for row in _rows(doc, variant):
-            name = row["name"]
-            if name not in rows:
-                rows[name], order = {**row, "_tags": []}, order + [name]
-            elif row["default"] != rows[name]["default"]:
-                rows[name]["default"] = "per variant"
-            rows[name]["_tags"] += vtags
-    for name in order:
-        row = rows[name]
+            same = (row["label"], row["type"], row["default"], row["range"], row["description"], row["when"])
+            row_tags = versions.setdefault(row["name"], {}).setdefault(same, (row, []))[1]
+            row_tags += vtags
+    out = []
+    for name, rows in versions.items():
         if name == key:
-            row["type"] = _one_of(every)
-            row["default"] = _default(root) if "default" in root else REQUIRED
-        elif key and len(set(row["_tags"])) < len(set(every)):
-            row["when"] = _join(row["when"], f"{key}: " + ", ".join(f"`{t}`" for t in row["_tags"]))
-    return [rows[n] for n in order]
+            first = next(iter(rows.values()))[0]
+            defaults = [r["default"] for r, _ in rows.values() if r["default"] not in (REQUIRED, "null")]
+            out.append({**first, "type": _one_of(every), "description": _text(root.get("description", ""))
+                        or first["description"], "default": defaults[0] if len(defaults) == 1 else REQUIRED})
+            continue
+        for row, row_tags in rows.values():
+            out.append({**row, "when": _condition(row, key, row_tags, every)})
+    return out
+
+
+def _condition(row, key, row_tags, every) -> str:
+    """Where a field of a root union applies: its own `x-when` and the variants that have it, together."""
+    rule = {k: list(v) for k, v in (row.get("_rule") or {}).items()}
+    if key and set(row_tags) != set(every):
+        rule[key] = [t for t in rule.get(key, row_tags) if t in row_tags]
+    return _when(rule)
+
+
+def _when(rule) -> str:
+    return "; ".join(f"{k}: " + ", ".join(f"`{v}`" for v in vs) for k, vs in rule.items())
 
 
 def defaults_of(model) -> dict:
-    """{type name: {field: default}} for every pydantic model reachable from `model` (a class, or a type
-    such as a union of classes) whose fields have a `default_factory`: the JSON schema has no default
-    for those."""
+    """{type name: {field: default}} for every pydantic model reachable from `model` (a class, a type
+    such as a union of classes, or a class standing for a union with its classes in `branches`) whose
+    fields have a `default_factory`: the JSON schema has no default for those."""
     out, seen, todo = {}, set(), [model]
     while todo:
         t = todo.pop()
@@ -124,7 +138,7 @@ def defaults_of(model) -> dict:
             continue
         seen.add(id(t))
         if not (isinstance(t, type) and issubclass(t, BaseModel)):
-            todo += get_args(t)  # Union, Optional, Annotated, list[...]: look inside
+            todo += [*get_args(t), *getattr(t, "branches", ())]  # Union, Annotated, list[...]: look inside
             continue
         made = {name: info.get_default(call_default_factory=True) for name, info in t.model_fields.items()
                 if info.default_factory is not None}
@@ -155,12 +169,9 @@ def _row(doc, name, prop, required) -> dict:
     default = _default(prop) if "default" in prop else (REQUIRED if required else "null")
     if isinstance(prop.get("default"), dict):
         default = _object_default(doc, node, prop["default"]) or default
-    when = ""
-    if prop.get(WHEN):
-        when = "; ".join(f"{k}: " + ", ".join(f"`{v}`" for v in vs) for k, vs in prop[WHEN].items())
     label = f"`{name}`" + (" (advanced)" if prop.get(ADVANCED) else "")
     return {"name": name, "label": label, "type": typ, "default": default, "range": _range(node),
-            "when": when, "description": _text(prop.get("description") or node.get("description") or "")}
+            "when": _when(prop.get(WHEN) or {}), "_rule": prop.get(WHEN), "description": _text(prop.get("description") or node.get("description") or "")}
 
 
 def _object_default(doc, node, value) -> str:
