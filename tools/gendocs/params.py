@@ -85,7 +85,9 @@ class _Doc:
 def _rows(doc, obj) -> list[dict]:
     required = set(obj.get("required", []))
     made = doc.factory.get(obj.get("_def") or obj.get("title"), {})
-    return [_row(doc, name, {"default": made[name], **prop} if name in made else prop, name in required)
+    keys = {k for prop in obj["properties"].values() for k in (prop.get(WHEN) or {})}
+    universe = {k: _values(doc, obj["properties"][k]) for k in keys if k in obj["properties"]}
+    return [_row(doc, name, {"default": made[name], **prop} if name in made else prop, name in required, universe)
             for name, prop in obj["properties"].items()]
 
 
@@ -120,11 +122,34 @@ def _condition(row, key, row_tags, every) -> str:
     rule = {k: list(v) for k, v in (row.get("_rule") or {}).items()}
     if key and set(row_tags) != set(every):
         rule[key] = [t for t in rule.get(key, row_tags) if t in row_tags]
-    return _when(rule)
+    return _when(rule, {**(row.get("_universe") or {}), key: every})
 
 
-def _when(rule) -> str:
-    return "; ".join(f"{k}: " + ", ".join(f"`{v}`" for v in vs) for k, vs in rule.items())
+def _when(rule, universe=None) -> str:
+    """`objective: a, b`, or `sampler: not c` where naming what is left out is shorter."""
+    parts = []
+    for key, allowed in rule.items():
+        values = (universe or {}).get(key) or []
+        left_out = [v for v in values if v not in allowed]
+        if values and len(left_out) < len(allowed):
+            parts.append(f"{key}: not " + ", ".join(f"`{_show(v)}`" for v in left_out))
+        else:
+            parts.append(f"{key}: " + ", ".join(f"`{_show(v)}`" for v in allowed))
+    return "; ".join(parts)
+
+
+def _show(v) -> str:
+    return "null" if v is None else str(v)
+
+
+def _values(doc, prop) -> list:
+    """The values a sibling field can take, if it is a choice (for `not ...` in "applies when")."""
+    node = doc.resolve(prop)
+    out = []
+    for m in node.get("anyOf") or node.get("oneOf") or [node]:
+        m = doc.resolve(m)
+        out += [m["const"]] if "const" in m else list(m.get("enum", [])) or ([None] if m.get("type") == "null" else [])
+    return out
 
 
 def defaults_of(model) -> dict:
@@ -163,7 +188,7 @@ def _tags(prop) -> list:
     return list(prop.get("enum", [])) if len(prop.get("enum", [])) else []
 
 
-def _row(doc, name, prop, required) -> dict:
+def _row(doc, name, prop, required, universe=None) -> dict:
     node = doc.resolve(prop)
     typ = _type(doc, node, name)
     default = _default(prop) if "default" in prop else (REQUIRED if required else "null")
@@ -171,7 +196,7 @@ def _row(doc, name, prop, required) -> dict:
         default = _object_default(doc, node, prop["default"]) or default
     label = f"`{name}`" + (" (advanced)" if prop.get(ADVANCED) else "")
     return {"name": name, "label": label, "type": typ, "default": default, "range": _range(node),
-            "when": _when(prop.get(WHEN) or {}), "_rule": prop.get(WHEN), "description": _text(prop.get("description") or node.get("description") or "")}
+            "when": _when(prop.get(WHEN) or {}, universe), "_rule": prop.get(WHEN), "_universe": universe, "description": _text(prop.get("description") or node.get("description") or "")}
 
 
 def _object_default(doc, node, value) -> str:
