@@ -95,6 +95,18 @@ def sample(d) -> str:
     return table(head, rows)
 
 
+def sample_headline(d) -> str:
+    goals = d["goals"]
+    best = next(r for r in d["rows"] if r["sampler"] == goals["ours_best_10_nfe_solver"])
+    grid = best["ours_best_grid_10"]["grid"] if best["ours_best_grid_10"]["rmse"] < best["ours"]["10"] else best["grid"]
+    return table(("at 10 NFE", "RMSE"), [
+        (f"our best (`{best['sampler']}`, grid `{grid}`)", f(goals["ours_best_10_nfe_rmse"], 3)),
+        ("DDIM", f(goals["ddim_10_nfe_rmse"], 3)),
+        ("diffusers' best", f(goals["diffusers_best_10_nfe_rmse"], 3)),
+    ]) + (f"\n\nSolver overhead per step: median {goals['median_overhead_ratio']:.2f} x diffusers' "
+          f"(max {goals['max_overhead_ratio']:.2f}).")
+
+
 def sample_flow(d) -> str:
     flow = d.get("flow") or {}
     nfes = list(next(iter(flow.values()), {}))
@@ -137,10 +149,10 @@ def train_vp(d) -> str:
         f"\n\n{vp['model']}, {vp['n_params'] / 1e6:.2f} M params; DDIM at 100 NFE: {vp['fd_nfe100_ddim']:.2f}.")
 
 
-def quantize(d) -> str:
+def quantize(d, only=None) -> str:
     groups = sorted({r["group_size"] for r in d["rows"]}, key=lambda gs: (gs == -1, gs))
     out = []
-    for bits in sorted({r["bits"] for r in d["rows"]}, reverse=True):
+    for bits in sorted({r["bits"] for r in d["rows"]} & set(only or range(9)), reverse=True):
         methods = list(dict.fromkeys(r["method"] for r in d["rows"] if r["bits"] == bits))
         cells = {(r["method"], r["group_size"]): r for r in d["rows"] if r["bits"] == bits}
         rows = []
@@ -235,7 +247,8 @@ def drakes_oracle_data(d) -> str:
 TABLES = {
     "platform": platform, "load": load, "sample": sample, "sample.flow": sample_flow,
     "train": train, "train.quality": train_quality, "train.vp": train_vp,
-    "quantize": quantize, "quantize.size": quantize_size,
+    "quantize": quantize, "quantize.size": quantize_size, "quantize.2bit": lambda d: quantize(d, only=[2]),
+    "sample.headline": sample_headline,
     "drakes": drakes, "drakes_small": drakes_small, "drakes_small.others": drakes_small_others,
     "drakes_sweep": drakes_sweep, "drakes_frontier": drakes_frontier, "drakes_hacking": drakes_hacking,
     "drakes_oracle_data": drakes_oracle_data,
