@@ -26,13 +26,18 @@ def links():
                 yield page, target
 
 
-@pytest.mark.parametrize("page,target", list(links()), ids=lambda v: str(v.relative_to(ROOT)) if hasattr(v, "relative_to") else v)
+def _id(value):
+    return str(value.relative_to(ROOT)) if hasattr(value, "relative_to") else value
+
+
+@pytest.mark.parametrize("page,target", list(links()), ids=_id)
 def test_relative_link_resolves(page, target):
     file, _, anchor = target.partition("#")
     path = (page.parent / file).resolve() if file else page
     assert path.exists(), f"{page.relative_to(ROOT)} links to {target}, which does not exist"
     if anchor and path.suffix == ".md":
-        assert anchor in anchors(path), f"{page.relative_to(ROOT)} links to #{anchor}, no such heading in {file or 'itself'}"
+        assert anchor in anchors(path), \
+            f"{page.relative_to(ROOT)} links to #{anchor}, no such heading in {file or 'itself'}"
 
 
 def test_the_link_check_sees_the_pages_links():

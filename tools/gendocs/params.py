@@ -196,7 +196,8 @@ def _row(doc, name, prop, required, universe=None) -> dict:
         default = _object_default(doc, node, prop["default"]) or default
     label = f"`{name}`" + (" (advanced)" if prop.get(ADVANCED) else "")
     return {"name": name, "label": label, "type": typ, "default": default, "range": _range(node),
-            "when": _when(prop.get(WHEN) or {}, universe), "_rule": prop.get(WHEN), "_universe": universe, "description": _text(prop.get("description") or node.get("description") or "")}
+            "when": _when(prop.get(WHEN) or {}, universe), "_rule": prop.get(WHEN), "_universe": universe,
+            "description": _text(prop.get("description") or node.get("description") or "")}
 
 
 def _object_default(doc, node, value) -> str:
@@ -247,10 +248,11 @@ def _range(node) -> str:
     if len(members) == 1:
         node = {**members[0], **node}
     parts = []
-    lo = ("≥ ", node["minimum"]) if "minimum" in node else ("> ", node["exclusiveMinimum"]) if "exclusiveMinimum" in node else None
-    hi = ("≤ ", node["maximum"]) if "maximum" in node else ("< ", node["exclusiveMaximum"]) if "exclusiveMaximum" in node else None
+    lo = _bound(node, "minimum", "≥ ", "exclusiveMinimum", "> ")
+    hi = _bound(node, "maximum", "≤ ", "exclusiveMaximum", "< ")
     if lo and hi:
-        parts.append(("[" if lo[0] == "≥ " else "(") + f"{_num(lo[1])}, {_num(hi[1])}" + ("]" if hi[0] == "≤ " else ")"))
+        opening, closing = "[" if lo[0] == "≥ " else "(", "]" if hi[0] == "≤ " else ")"
+        parts.append(f"{opening}{_num(lo[1])}, {_num(hi[1])}{closing}")
     elif lo or hi:
         sign, value = lo or hi
         parts.append(sign + _num(value))
@@ -264,6 +266,12 @@ def _range(node) -> str:
         if inner:
             parts.append("each " + inner)
     return ", ".join(parts)
+
+
+def _bound(node, inclusive, sign, exclusive, strict_sign):
+    if inclusive in node:
+        return sign, node[inclusive]
+    return (strict_sign, node[exclusive]) if exclusive in node else None
 
 
 def _count(lo, hi, what):
