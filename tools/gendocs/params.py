@@ -16,10 +16,10 @@ from typing import get_args
 from pydantic import BaseModel
 
 from ml.params import ADVANCED, PRESETS, WHEN
+from tools.gendocs.cells import default_cell, one_of, text, value_range
 
 COLUMNS = ("name", "type", "default", "range", "applies when", "description")
 REQUIRED = "required"
-LONG = 28  # a default longer than this in JSON is summarised: cells hold numbers and names, not data
 
 
 def render(schema: dict, factory_defaults: dict | None = None) -> str:
@@ -45,7 +45,7 @@ def render(schema: dict, factory_defaults: dict | None = None) -> str:
         used = ", ".join(f"`{u}`" for u in doc.used_by[name])
         head = f"**`{name}`** (in {used})"
         if node.get("description"):
-            head += ": " + _text(node["description"])
+            head += ": " + text(node["description"])
         out.append(head + "\n\n" + _table(doc, _rows(doc, node)))
     presets = _presets([schema, *variants])
     if presets:
@@ -109,7 +109,7 @@ def _merged_rows(doc, root, variants) -> list[dict]:
         if name == key:
             first = next(iter(rows.values()))[0]
             defaults = [r["default"] for r, _ in rows.values() if r["default"] not in (REQUIRED, "null")]
-            out.append({**first, "type": _one_of(every), "description": _text(root.get("description", ""))
+            out.append({**first, "type": one_of(every), "description": text(root.get("description", ""))
                         or first["description"], "default": defaults[0] if len(defaults) == 1 else REQUIRED})
             continue
         for row, row_tags in rows.values():
@@ -191,13 +191,13 @@ def _tags(prop) -> list:
 def _row(doc, name, prop, required, universe=None) -> dict:
     node = doc.resolve(prop)
     typ = _type(doc, node, name)
-    default = _default(prop) if "default" in prop else (REQUIRED if required else "null")
+    default = default_cell(prop) if "default" in prop else (REQUIRED if required else "null")
     if isinstance(prop.get("default"), dict):
         default = _object_default(doc, node, prop["default"]) or default
     label = f"`{name}`" + (" (advanced)" if prop.get(ADVANCED) else "")
-    return {"name": name, "label": label, "type": typ, "default": default, "range": _range(node),
+    return {"name": name, "label": label, "type": typ, "default": default, "range": value_range(node),
             "when": _when(prop.get(WHEN) or {}, universe), "_rule": prop.get(WHEN), "_universe": universe,
-            "description": _text(prop.get("description") or node.get("description") or "")}
+            "description": text(prop.get("description") or node.get("description") or "")}
 
 
 def _object_default(doc, node, value) -> str:
@@ -226,7 +226,7 @@ def _type(doc, node, field) -> str:
     if "const" in node:
         return f"`{json.dumps(node['const'])}`"
     if "enum" in node:
-        return _one_of(node["enum"])
+        return one_of(node["enum"])
     typ = node.get("type")
     if typ == "array":
         items = node.get("items")
@@ -235,70 +235,6 @@ def _type(doc, node, field) -> str:
         extra = node.get("additionalProperties")
         return "map to " + _type(doc, extra, field) if isinstance(extra, dict) else "object"
     return {"integer": "int", "number": "float", "boolean": "bool", "string": "string", "null": "null"}.get(typ, "any")
-
-
-def _one_of(values) -> str:
-    names = [f"`{v}`" for v in dict.fromkeys(values)]
-    return "one of " + ", ".join(names) if len(names) > 1 else names[0]
-
-
-def _range(node) -> str:
-    node = dict(node)
-    members = [m for m in node.get("anyOf", []) if m.get("type") != "null"]
-    if len(members) == 1:
-        node = {**members[0], **node}
-    parts = []
-    lo = _bound(node, "minimum", "≥ ", "exclusiveMinimum", "> ")
-    hi = _bound(node, "maximum", "≤ ", "exclusiveMaximum", "< ")
-    if lo and hi:
-        opening, closing = "[" if lo[0] == "≥ " else "(", "]" if hi[0] == "≤ " else ")"
-        parts.append(f"{opening}{_num(lo[1])}, {_num(hi[1])}{closing}")
-    elif lo or hi:
-        sign, value = lo or hi
-        parts.append(sign + _num(value))
-    if "minItems" in node or "maxItems" in node:
-        parts.append(_count(node.get("minItems"), node.get("maxItems"), "items"))
-    if "minLength" in node or "maxLength" in node:
-        parts.append(_count(node.get("minLength"), node.get("maxLength"), "chars"))
-    items = node.get("items")
-    if isinstance(items, dict):
-        inner = _range(items)
-        if inner:
-            parts.append("each " + inner)
-    return ", ".join(parts)
-
-
-def _bound(node, inclusive, sign, exclusive, strict_sign):
-    if inclusive in node:
-        return sign, node[inclusive]
-    return (strict_sign, node[exclusive]) if exclusive in node else None
-
-
-def _count(lo, hi, what):
-    if lo is not None and hi is not None:
-        return f"{lo}-{hi} {what}"
-    return f"≥ {lo} {what}" if lo is not None else f"≤ {hi} {what}"
-
-
-def _num(v) -> str:
-    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
-        v = int(v)
-    if isinstance(v, int) and abs(v) >= 10_000:
-        return f"{v:,}"
-    return repr(v) if isinstance(v, float) else str(v)
-
-
-def _default(prop) -> str:
-    value = prop["default"]
-    text = json.dumps(value)
-    if len(text) <= LONG:
-        return f"`{text}`"
-    if isinstance(value, dict):
-        tag = next((f'{{"{k}": {json.dumps(v)}, …}}' for k, v in value.items() if isinstance(v, str)), None)
-        return f"`{tag}`" if tag and len(tag) <= LONG + 8 else "object"
-    if isinstance(value, list):
-        return f"{len(value)} items"
-    return f"`{text[:LONG]}…`"
 
 
 def _presets(objects) -> str:
@@ -310,15 +246,6 @@ def _presets(objects) -> str:
     for name, params in presets.items():
         lines.append(f"- **{name}**: `{json.dumps(params, separators=(', ', ': '))}`")
     return "\n".join(lines)
-
-
-def _text(s: str) -> str:
-    # one table cell: no line breaks, and a pipe would end the cell
-    return " ".join(str(s).split()).replace("|", "\\|").replace("<", "&lt;")
-
-
-def _join(a, b):
-    return f"{a}; {b}" if a and b else a or b
 
 
 def _table(doc, rows) -> str:
