@@ -5,7 +5,8 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-BLOCK = re.compile(r"(<!-- generated:(?P<what>[^>]*?) -->\n)(?P<body>.*?)(<!-- /generated -->)", re.S)
+# a marker is a line of its own, so a page may quote one in backticks
+BLOCK = re.compile(r"^(<!-- generated:(?P<what>[^>\n]*?) -->\n)(?P<body>.*?)^(<!-- /generated -->)$", re.S | re.M)
 
 
 def pages() -> list[Path]:
