@@ -18,3 +18,12 @@ def test_each_kind_page_has_its_params_table_and_the_benchmarks_page_every_resul
     assert {f"params {k}" for k in KINDS} <= blocks
     results = {p.stem for p in (ROOT / "bench" / "results").glob("*.json")}
     assert {f"bench {r}" for r in results} <= blocks, "a results file without a table in docs/benchmarks.md"
+
+
+def test_every_opening_marker_has_its_closing_one():
+    import re
+
+    for page in pages():
+        text = page.read_text()
+        opened = len(re.findall(r"^<!-- generated:", text, re.M))
+        assert opened == len(names(text)), f"{page.relative_to(ROOT)}: a generated block without <!-- /generated -->"
