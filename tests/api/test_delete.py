@@ -3,12 +3,11 @@ the models they use refused, lineage kept; and the quota counts every byte a job
 from __future__ import annotations
 
 import pytest
-from django.db import transaction
 from rest_framework.test import APIClient
 
-from jobs.api.views import _lock_and_count
 from jobs.models import Artifact, Job, JobEvent
 from jobs.reporter import attempt_folder
+from jobs.services import stored_bytes
 from jobs.storage import folder_bytes
 from jobs.tasks import job_dir
 from tests.helpers import submit, succeeded, wait_for_status
@@ -21,11 +20,6 @@ TRAIN = {"data": {"type": "moons"}, "objective": "rectified_flow", "steps": 60, 
          "eval_samples": 64, "seed": 3}
 # 2000 chunks of ~1000 solver steps: minutes on a CPU, so it is still running while the test acts
 LONG_SAMPLE = {"nfe": 1000, "n_samples": 200000, "batch_size": 100, "device": "cpu"}
-
-
-def stored_bytes(user) -> int:
-    with transaction.atomic():
-        return _lock_and_count(user.pk)[1]
 
 
 def trained(api) -> Job:
