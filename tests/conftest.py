@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from webapp.procs import start_web, start_worker, stop
+from tests.procs import start_web, start_worker, stop
 
 
 @pytest.fixture

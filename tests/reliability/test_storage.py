@@ -10,7 +10,7 @@ import psycopg
 from tests.reliability.labclient import (assert_whole_history, client, follow, is_progress, is_terminal,
                                          stored_events, submit)
 from tests.reliability.test_train_faults import TRAIN
-from webapp.procs import stop
+from tests.procs import stop
 
 JOB_TABLES = "jobs_job_input_artifacts, jobs_artifact, jobs_jobevent, jobs_job"
 
