@@ -67,6 +67,7 @@ class AlreadyFinished(ServiceError):
 class JobInUse(ServiceError):
     """Delete of a job that is queued or running, or whose model a queued or running job uses."""
 
+
 # the one mapping to HTTP status codes (jobs/api/errors.py answers {"detail": str(exc)} with them)
 STATUS = {NoSuchJob: 404, BadInput: 400, TooManyJobs: 429, StorageFull: 507, AlreadyFinished: 409, JobInUse: 409}
 
