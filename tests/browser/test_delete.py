@@ -41,7 +41,8 @@ def test_delete_a_finished_job_from_its_page_after_confirming(new_page, celery_w
 
 
 @pytest.mark.worker
-def test_delete_a_finished_job_from_the_jobs_list_after_confirming(new_page, celery_worker, user, make_job):
+def test_delete_a_finished_job_from_the_jobs_list_after_confirming(new_page, celery_worker, user, make_job,
+                                                                  artifacts_dir):
     page = new_page(user)
     made = api_post(page, "/api/jobs/", {"kind": "sample", "params": {"nfe": 8, "n_samples": 500}})
     assert made.status == 201, made.text()
@@ -63,6 +64,7 @@ def test_delete_a_finished_job_from_the_jobs_list_after_confirming(new_page, cel
     delete.click()  # asks first, deletes nothing
     expect(confirm).to_be_visible()
     expect(confirm).to_contain_text(f"Delete job #{job.pk} for good?")
+    page.screenshot(path=str(artifacts_dir / "jobs_list_delete.png"))
     page.get_by_role("button", name="Keep it").click()
     expect(confirm).to_be_hidden()
     assert Job.objects.filter(pk=job.pk).exists() and folder.is_dir()
