@@ -104,7 +104,7 @@ def models_config(name):
 
 
 def table_path(name):
-    """The table of every method: drakes.json is the one on the default DNA task (API.md; "standard" on a
+    """The table of every method: drakes.json is the one on the default DNA task (docs/benchmarks.md; "standard" on a
     GPU or "standard_cpu", its config recorded in it), drakes_small.json the small task's."""
     return RESULTS / ("drakes.json" if models_config(name) == "standard" else f"drakes_{name}.json")
 

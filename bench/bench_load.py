@@ -34,7 +34,7 @@ def main():
 
 
 def run():
-    from webapp.procs import start_web, start_worker, stop
+    from tests.procs import start_web, start_worker, stop
 
     workers = [start_worker(f"load{i}", extra_env={"LAB_MAX_ACTIVE_JOBS": "1000"})[0] for i in range(2)]
     web, web_out, url = start_web(extra_env={"LAB_MAX_ACTIVE_JOBS": "1000"})

@@ -36,7 +36,7 @@ def run():
     from rest_framework.authtoken.models import Token
 
     from tests.helpers import ws_connect, ws_read
-    from webapp.procs import start_web, start_worker, stop
+    from tests.procs import start_web, start_worker, stop
 
     user = get_user_model().objects.create_user("bench", password="pw")
     token = Token.objects.create(user=user).key

@@ -1,4 +1,4 @@
-"""Quantization benchmark: methods x bits x group size on the char-level transformer (research note, Sec. 5).
+"""Quantization benchmark: methods x bits x group size on the char-level transformer (docs/benchmarks.md).
 
     python bench/bench_quantize.py [--quick] [--threads N]
 
@@ -34,7 +34,7 @@ METHODS = ["rtn", "gptq", "decoupleq", "nupes"]
 # decoupleQ's first-level integer step (50 projected Adam steps, then rounding column by column with 5 more after each)
 # costs ~4x the GPTQ-rounding default (the repo's LLM recipe) here: one extra row, at W2 g32
 PGD = ("decoupleq_pgd", {"method": "decoupleq", "decoupleq": {"round_fn": "train"}}, {(2, 32)})
-# the research note's prototype (Sec. 5): fp32 5.406, GPTQ W2 g32 5.860; the issue's goals were set on it
+# the prototype's figures: fp32 5.406, GPTQ W2 g32 5.860; the issue's goals were set on it
 PROTOTYPE_FP, GOAL_DQ, GOAL_GPTQ = 5.406, 5.70, 5.86
 
 

@@ -40,7 +40,7 @@ def jobs_list(request):
         qs = qs.filter(status=status)
     # Only the columns the table shows: params/result JSON can be large.
     qs = qs.only("id", "name", "kind", "status", "progress", "created_at", "started_at", "finished_at",
-                 "queue").order_by("-created_at", "-id")
+                 "queue", "bytes_stored").order_by("-created_at", "-id")
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)

@@ -14,7 +14,7 @@ from ml.footprint import Footprint
 
 
 class NotAdmitted(Exception):
-    """Raised by the create path (JobCreateSerializer, so a retry too); jobs.api.errors answers it
+    """Raised by jobs.services.submission (a create and a retry alike); jobs.api.errors answers it
     400 with `answer`, its numbers kept as numbers."""
 
     def __init__(self, answer: dict):

@@ -6,4 +6,4 @@ class JobsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import signals  # noqa: F401  (worker heartbeat)
+        from . import worker_hooks  # noqa: F401  (the Celery worker's hooks: preload, presence, reaper)

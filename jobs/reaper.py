@@ -49,10 +49,20 @@ def seconds_ago(seconds: float):
     return Now() - timedelta(seconds=seconds)
 
 
+def give_up(job: Job, lost: str) -> None:
+    """End a job (its row locked) whose every attempt was lost: failed, saying so."""
+    from .storage import settle
+    from .tasks import job_dir
+
+    reason = f"gave up after {job.attempts} attempts: {lost}"
+    record(job, [("status", {"status": "failed", "error": reason})],
+           {"status": Job.Status.FAILED, "error": reason, "finished_at": Now(),
+            "bytes_stored": settle(job_dir(job), job.attempts)})
+
+
 def reap_stale() -> list[tuple[int, str]]:
     """Requeue or fail RUNNING jobs whose worker stopped beating. Returns [(job id, new status)]."""
-    from .storage import folder_bytes
-    from .tasks import enqueue, job_dir
+    from .tasks import enqueue
 
     done = []
     with transaction.atomic():
@@ -62,10 +72,7 @@ def reap_stale() -> list[tuple[int, str]]:
         for job in stale:
             lost = f"worker {job.worker or '?'} stopped beating ({job.silent.total_seconds():.0f} s without a heartbeat)"
             if job.attempts >= job.max_attempts:
-                reason = f"gave up after {job.attempts} attempts: {lost}"
-                record(job, [("status", {"status": "failed", "error": reason})],
-                       {"status": Job.Status.FAILED, "error": reason, "finished_at": Now(),
-                        "bytes_stored": folder_bytes(job_dir(job))})
+                give_up(job, lost)
                 done.append((job.pk, Job.Status.FAILED))
             else:
                 text = f"{lost}; requeued for attempt {job.attempts + 1} of {job.max_attempts}"

@@ -27,16 +27,18 @@ from django.db import close_old_connections, connection, transaction
 from django.db.models.functions import Now
 from django.db.utils import DatabaseError, InterfaceError
 
+from ml.durable import fsync_folder, replace_with
+
 from .dbretry import retry_while_db_down
 from .eventlog import TELEMETRY_TYPES, Fenced, append_events, held
 from .events import ThreadSender, broadcast
 from .models import Artifact, Job
+from .storage import CHECKPOINT, attempt_folder
 
 log = logging.getLogger(__name__)
 
 UNSURE_SECONDS = 10.0
 GIL_SWITCH_SECONDS = 0.0005
-CHECKPOINT = "checkpoint"  # the folder under out_dir where ml/ runners keep what they resume from
 
 
 def copy_durably(src: Path, dst: Path) -> tuple[int, str]:
@@ -52,19 +54,6 @@ def copy_durably(src: Path, dst: Path) -> tuple[int, str]:
     return size, h.hexdigest()
 
 
-def fsync_folder(folder: Path) -> None:
-    """A rename is durable once its folder is (POSIX)."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def attempt_folder(job_folder: Path, attempt: int) -> Path:
-    return Path(job_folder) / f"attempt-{attempt}"
-
-
 def seed_checkpoint(job_folder: Path, attempt: int) -> None:
     """Give this attempt's working folder the newest checkpoint an earlier attempt left, so a
     resume finds it. A copy, not the folder itself: a stale attempt that still runs goes on
@@ -75,10 +64,11 @@ def seed_checkpoint(job_folder: Path, attempt: int) -> None:
     for k in range(attempt - 1, -1, -1):
         source = attempt_folder(job_folder, k) / CHECKPOINT
         if source.is_dir():
-            tmp = target.with_name(CHECKPOINT + ".copying")
-            shutil.rmtree(tmp, ignore_errors=True)
-            shutil.copytree(source, tmp)
-            os.replace(tmp, target)  # a half-made copy is never taken for a checkpoint
+            def copy(tmp, source=source):
+                shutil.rmtree(tmp, ignore_errors=True)  # a half-made copy of a killed attempt
+                shutil.copytree(source, tmp)
+
+            replace_with(target, copy)  # a half-made copy is never taken for a checkpoint
             return
 
 
@@ -216,7 +206,9 @@ class JobReporter:
 
     def _publish(self, name: str, path: Path, kind: str, root: Path) -> Artifact | None:
         """Copy the file into the job's folder under its name (write, fsync, rename) and store its
-        row, both under the job's row lock and only while this attempt holds the job; None if not."""
+        row, both under the job's row lock and only while this attempt holds the job; None if not.
+        Not one ml.durable.replace_with: the copy is made before the lock is taken (a large model
+        must not hold the job's row), the rename only under it."""
         if self._fenced:
             return None
         target = self.job_folder / name

@@ -5,18 +5,20 @@
   older than LAB_GC_ORPHAN_GRACE_SECONDS.
 - A finished job keeps its newest LAB_RETENTION_KEEP_CHECKPOINTS checkpoints, and none once it
   finished LAB_RETENTION_CHECKPOINT_DAYS ago. Queued and running jobs are never touched.
+- A finished job's attempt folders keep only their checkpoint (jobs.storage.settle; the worker does
+  this as the job ends, the collector for folders left otherwise).
 - Every finished job's `bytes_stored` is measured again, so the storage quota follows what is on disk.
 
-Checkpoints are what the runners write under `<folder>/checkpoint/` (train: one `step-<k>/` per
-checkpoint and `latest.json` naming the newest; DNA training, finetune, sample and quantize: the
-folder itself is one checkpoint), wherever it sits inside the job's folder.
+A checkpoint is a `checkpoint/` folder of ml/checkpoint.py's format wherever it sits inside the job's
+folder (each attempt has its own): its `manifest.json` names the parts (`step-<k>/`) of its one
+complete step; a part it does not name is a step an attempt did not finish, or an older one it was
+killed before removing, and goes with the job's end whatever the policy. A `checkpoint/` folder
+without a manifest holds no complete step: it counts as one checkpoint, older than any with one.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
-import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -27,11 +29,12 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from ml.checkpoint import manifest
+
 from .models import Job
-from .storage import folder_bytes
+from .storage import CHECKPOINT, folder_bytes, leftovers, remove, settle
 
 log = logging.getLogger(__name__)
-CHECKPOINT_DIR = "checkpoint"
 LOCK_ID = 0x6C6162_6763  # pg advisory lock: one collector at a time across workers
 _next_sweep = [0.0]
 
@@ -80,11 +83,12 @@ def collect(dry_run: bool = False, now=None) -> Report:
             continue
         if row["status"] not in Job.FINISHED:
             continue
-        removals = _thin_checkpoints(folder, row, now)
+        removals = _thin_checkpoints(folder, row, now) + [
+            Removal(p, _bytes(p), "the job ended: an attempt keeps only its checkpoint") for p in leftovers(folder)]
         report.removed += removals
         if not dry_run:
             _remove(removals)
-            size = folder_bytes(folder)
+            size = settle(folder)
             if size != row["bytes_stored"]:
                 Job.objects.filter(pk=row["id"]).update(bytes_stored=size)
                 report.measured[row["id"]] = size
@@ -127,39 +131,28 @@ def _thin_checkpoints(folder: Path, row: dict, now) -> list[Removal]:
     if expired:
         keep = 0
     units = _checkpoints(folder)
-    doomed = units[keep:]
-    out = []
-    for ck in {u[0] for u in doomed}:
-        theirs = [u[1] for u in doomed if u[0] == ck]
-        if len(theirs) == sum(1 for u in units if u[0] == ck):  # all of that checkpoint folder goes
-            out.append(Removal(ck, folder_bytes(ck), why))
-        else:
-            out += [Removal(p, folder_bytes(p), why) for p in theirs]
+    out = [Removal(ck, folder_bytes(ck), why) for ck, _stray, _key in units[keep:]]
+    for _ck, stray, _key in units[:keep]:
+        out += [Removal(p, folder_bytes(p), "finished: a step its checkpoint's manifest does not name") for p in stray]
     return sorted(out, key=lambda r: str(r.path))
 
 
-def _checkpoints(folder: Path) -> list[tuple[Path, Path, tuple]]:
-    """(checkpoint folder, one checkpoint, sort key), newest first."""
+def _checkpoints(folder: Path) -> list[tuple[Path, list[Path], tuple]]:
+    """(checkpoint folder, its parts no manifest names, sort key), newest first."""
     units = []
     for dirpath, dirnames, _files in os.walk(folder):
         here = Path(dirpath)
-        if here.name != CHECKPOINT_DIR:
+        if here.name != CHECKPOINT:
             continue
         dirnames.clear()  # a checkpoint's own subfolders are not checkpoint folders
-        steps = [p for p in here.iterdir() if p.is_dir() and p.name.startswith("step-")]
-        if not steps:
-            units.append((here, here, (True, _mtime(here))))
-            continue
-        latest = _latest(here)
-        units += [(here, s, (s.name == latest, _mtime(s))) for s in steps]
+        try:
+            named = manifest(here)
+        except (OSError, ValueError):  # a manifest is written whole (ml/durable.py); this one is not ours
+            named = None
+        parts = set((named or {}).get("parts", []))
+        stray = sorted(p for p in here.glob("step-*") if p.name not in parts) if named else []
+        units.append((here, stray, (named is not None, _mtime(here))))
     return sorted(units, key=lambda u: u[2], reverse=True)
-
-
-def _latest(ck: Path) -> str | None:
-    try:
-        return json.loads((ck / "latest.json").read_text())["folder"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 def _mtime(path: Path) -> float:
@@ -187,6 +180,10 @@ def _as_uuid(name: str):
         return None
 
 
+def _bytes(path: Path) -> int:
+    return path.stat().st_size if path.is_file() else folder_bytes(path)
+
+
 def _remove(removals: list[Removal]) -> None:
     for r in removals:
-        shutil.rmtree(r.path, ignore_errors=True)
+        remove(r.path)

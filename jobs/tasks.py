@@ -22,11 +22,11 @@ from .dbretry import DB_DOWN, retry_while_db_down
 from .eventlog import Fenced
 from .events import broadcast, record
 from .models import Artifact, Job, JobEvent
-from .reaper import seconds_ago
+from .reaper import give_up, seconds_ago
 from .registry import get_kind
 from .reporter import JobReporter
 from .resolve import resolve_artifacts
-from .storage import claim_folder, folder_bytes
+from .storage import claim_folder, settle
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +74,7 @@ def _claim(job_id: int, worker: str) -> Job | None:
         if job.status == Job.Status.RUNNING and job.worker != worker and job.beating:
             return None
         if job.attempts >= job.max_attempts:
-            reason = f"gave up after {job.attempts} attempts: the worker was lost each time"
-            record(job, [("status", {"status": "failed", "error": reason})],
-                   {"status": Job.Status.FAILED, "error": reason, "finished_at": timezone.now(),
-                    "bytes_stored": folder_bytes(job_dir(job))})
+            give_up(job, "the worker was lost each time")
             return None
         resumed = job.attempts > 0
         now = timezone.now()
@@ -182,7 +179,7 @@ def run_job(job_id: int) -> None:
         reporter.close()
     finally:
         finished = _finish(job, attempt, final, {"error": error, "result": safe_result(result),
-                                                 "bytes_stored": folder_bytes(job_dir(job)),
+                                                 "bytes_stored": settle(job_dir(job), attempt),
                                                  **({"progress": 1.0} if final == Job.Status.SUCCEEDED else {})})
     if not finished:
         log.warning("job %s: attempt %s was fenced out (another attempt holds the job); it stopped and "

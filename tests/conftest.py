@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from webapp.procs import start_web, start_worker, stop
+from tests.procs import start_web, start_worker, stop
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def live_server_url(django_db_setup, django_db_blocker, fresh_media):
 
 @pytest.fixture
 def make_job(user):
-    from jobs.api.views import create_job
+    from jobs.services import create_job
 
     def make(kind="sample", params=None, owner=None, name="", send=False):
         """A stored job; `send=True` also enqueues it for a worker (a session worker would

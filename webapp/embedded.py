@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 import psutil
 
+from ml.durable import write_text
 from webapp.stopping import signals
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -141,9 +142,7 @@ def _state(folder: Path):
             yield state
         finally:  # a server started before a failure is recorded, so that leaving stops it
             if state:
-                tmp = path.with_suffix(".tmp")
-                tmp.write_text(json.dumps(state, indent=1))
-                tmp.replace(path)
+                write_text(path, json.dumps(state, indent=1))
             else:
                 path.unlink(missing_ok=True)
 

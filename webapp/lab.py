@@ -20,7 +20,18 @@ import sys
 from webapp.embedded import ROOT, servers
 from webapp.stopping import Children, Stop, exit_status, foreground, signals
 
-__all__ = ["ROOT", "servers", "main"]
+__all__ = ["ROOT", "servers", "main", "worker_command", "web_command"]
+
+
+def worker_command(queues: str = "gpu,cpu", name: str = "worker@%h", concurrency: int = 1, *extra: str) -> list[str]:
+    """How a Celery worker is started: here, and by tests and benchmarks (tests/procs.py)."""
+    return [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", queues, "--concurrency", str(concurrency),
+            "--loglevel", "INFO", "-n", name, *extra]
+
+
+def web_command(*bind: str) -> list[str]:
+    """How the ASGI server is started, on `bind` (daphne's "-b HOST -p PORT", or "--fd N")."""
+    return [sys.executable, "-m", "daphne", *bind, "webapp.asgi:application"]
 
 
 def run(env, children: Children) -> int:
@@ -31,11 +42,8 @@ def run(env, children: Children) -> int:
             return exit_status(rc)
     host, port = env.get("LAB_HOST", "127.0.0.1"), env.get("LAB_PORT", "8000")
     procs = [
-        children.start([sys.executable, "-m", "daphne", "-b", host, "-p", port, "webapp.asgi:application"],
-                       cwd=ROOT, env=env, stdin=subprocess.DEVNULL),
-        children.start([sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", "gpu,cpu",
-                        "--concurrency", "1", "--loglevel", "INFO", "-n", "worker@%h"],
-                       cwd=ROOT, env=env, stdin=subprocess.DEVNULL),
+        children.start(web_command("-b", host, "-p", port), cwd=ROOT, env=env, stdin=subprocess.DEVNULL),
+        children.start(worker_command(), cwd=ROOT, env=env, stdin=subprocess.DEVNULL),
     ]
     print(f"lab: http://{host}:{port}/  (user demo / password demo; Ctrl-C stops)", flush=True)
     died = children.wait_any(procs)

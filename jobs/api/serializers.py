@@ -1,34 +1,12 @@
 from django.urls import reverse
 from django.utils import timezone
-from pydantic import ValidationError as PydanticValidationError
 from rest_framework import serializers
 
-from .. import admission
 from ..access import jobs_for
 from ..models import Artifact, Job, JobEvent
 from ..registry import KINDS, available_kinds
-from ..resolve import BadReference, lookup
+from ..services import BadInput, submission
 from ..workers import live_queues, waiting_reason
-from .nul import MESSAGE as NUL_MESSAGE, nul_path
-
-
-def pydantic_errors(exc: PydanticValidationError) -> dict:
-    """{"n_samples": ["..."], "model.means": ["..."]}: the field named by its dotted path."""
-    out: dict[str, list[str]] = {}
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        out.setdefault(loc or "non_field_errors", []).append(err["msg"])
-    return out
-
-
-def _has_key(obj, key, depth=0) -> bool:
-    if depth > 64:
-        return True
-    if isinstance(obj, dict):
-        return key in obj or any(_has_key(v, key, depth + 1) for v in obj.values())
-    if isinstance(obj, list):
-        return any(_has_key(v, key, depth + 1) for v in obj)
-    return False
 
 
 # what a job answer is made of: the list reads exactly these columns (no model instances)
@@ -101,35 +79,11 @@ class JobCreateSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
 
     def validate(self, attrs):
-        kind = KINDS[attrs["kind"]]
         try:
-            kind.params  # noqa: B018
-        except ImportError:
-            raise serializers.ValidationError({"kind": [f"'{kind.name}' jobs are not installed on this server"]})
-        raw = attrs.get("params") or {}
-        if not isinstance(raw, dict):
-            raise serializers.ValidationError({"params": ["must be a JSON object"]})
-        nul = nul_path(raw)
-        if nul is not None:
-            raise serializers.ValidationError({"params": {nul or "non_field_errors": [NUL_MESSAGE]}})
-        if _has_key(raw, "path"):
-            raise serializers.ValidationError(
-                {"params": ["'path' is for terminal runs only; refer to a model by {\"artifact\": id}"]})
-        try:
-            params = kind.params.model_validate(raw)
-        except PydanticValidationError as exc:
-            raise serializers.ValidationError({"params": pydantic_errors(exc)})
-        except (ValueError, TypeError, RecursionError) as exc:
-            raise serializers.ValidationError({"params": [str(exc)[:500]]})
-        admission.check(kind, params)
-        dumped = params.model_dump(mode="json", exclude_none=True)
-        try:
-            refs = lookup(dumped, self.context["request"].user)
-        except BadReference as exc:
-            raise serializers.ValidationError({"params": {exc.field: [str(exc)]}})
-        attrs["validated_params"] = params
-        attrs["params"] = dumped
-        attrs["input_artifacts"] = [art for _f, _r, art in refs]
+            s = submission(self.context["request"].user, attrs["kind"], attrs.get("params"), attrs.get("name", ""))
+        except BadInput as exc:
+            raise serializers.ValidationError(exc.errors)
+        attrs.update(params=s.params, input_artifacts=s.input_artifacts)
         return attrs
 
 

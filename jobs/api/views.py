@@ -1,8 +1,6 @@
 import functools
 
 from django.contrib.postgres.aggregates import ArrayAgg
-from django.contrib.auth import get_user_model
-from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery
 from django.http import FileResponse, Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -12,89 +10,15 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from django.conf import settings
-from django.utils import timezone
-
+from .. import services
 from ..access import artifacts_for, jobs_for
-from ..deletion import JobInUse, delete_job
-from ..events import record, record_new
-from ..models import Artifact, Job, JobEvent
-from ..registry import get_kind
-from ..tasks import enqueue
+from ..models import Job, JobEvent
 from ..workers import online
-from .query import int_param
+from .query import ascii_int, int_param
 from .serializers import (JOB_COLUMNS, ArtifactSerializer, EventSerializer, JobCreateSerializer, JobKindSerializer,
                           JobSerializer, job_answer)
 
 MAX_EVENTS_PER_PAGE = 5000
-
-
-def create_job(user, kind_name, params, name, input_artifacts, send=True) -> Job:
-    kind = get_kind(kind_name)
-    with transaction.atomic():
-        active, stored = _lock_and_count(user.pk)
-        if active >= settings.LAB_MAX_ACTIVE_JOBS:
-            raise TooManyJobs(active)
-        if stored >= settings.LAB_MAX_ARTIFACT_BYTES:
-            raise StorageFull(stored)
-        _lock_inputs(input_artifacts)
-        # the row is new and unseen outside this transaction: its first seq needs no lock
-        job = Job.objects.create(owner=user, kind=kind.name, params=params, name=name,
-                                 queue=kind.queue_for(kind.params.model_validate(params)),
-                                 max_attempts=settings.LAB_MAX_ATTEMPTS, last_seq=1)
-        if input_artifacts:
-            links = Job.input_artifacts.through
-            links.objects.bulk_create([links(job_id=job.pk, artifact_id=a.pk) for a in input_artifacts])
-        record_new(job, ("status", {"status": "queued"}))
-        if send:
-            enqueue(job)
-    # the answer needs no lineage queries: the inputs are these, and nothing used the outputs yet
-    job.input_ids, job.used_by_ids = [a.pk for a in input_artifacts], []
-    return job
-
-
-def _lock_inputs(input_artifacts) -> None:
-    """Hold the jobs whose outputs the new job reads until it is stored: a job being deleted holds its
-    row FOR UPDATE, so either the delete sees this job using its model (409) or this finds it gone.
-    KEY SHARE: it does not wait for, nor block, plain updates of those rows."""
-    wanted = sorted({a.job_id for a in input_artifacts})
-    if not wanted:
-        return
-    with connection.cursor() as cur:
-        cur.execute(f"SELECT id FROM {Job._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE", [wanted])
-        found = {row[0] for row in cur.fetchall()}
-    gone = [a for a in input_artifacts if a.job_id not in found]
-    if gone:
-        raise ValidationError({"params": [f"artifact {a.pk} was deleted with job {a.job_id}" for a in gone]})
-
-
-def _lock_and_count(user_id: int) -> tuple[int, int]:
-    """Lock the user's row, so two concurrent submits cannot both slip under the caps, then count
-    their queued + running jobs and the bytes their jobs store: `bytes_stored` of each job (its whole
-    folder, checkpoints included, measured when it ended) plus the artifacts queued and running jobs
-    have written so far.
-
-    The count is its own statement: one that also took the lock would read a snapshot from before
-    the wait, missing the job the other submit just committed. Plain SQL: the ORM spends ~3 ms
-    building this one, the database 0.2 ms running it."""
-    users, jobs, artifacts = (m._meta.db_table for m in (get_user_model(), Job, Artifact))
-    with connection.cursor() as cur:
-        cur.execute(f"SELECT 1 FROM {users} WHERE id = %s FOR UPDATE", [user_id])
-        cur.execute(f"SELECT (SELECT count(*) FROM {jobs} WHERE owner_id = %(user)s AND status = ANY(%(active)s)),"
-                    f" (SELECT coalesce(sum(bytes_stored), 0) FROM {jobs} WHERE owner_id = %(user)s)"
-                    f" + (SELECT coalesce(sum(a.size), 0) FROM {artifacts} a JOIN {jobs} j ON a.job_id = j.id"
-                    f"  WHERE j.owner_id = %(user)s AND j.status = ANY(%(active)s))",
-                    {"user": user_id, "active": list(Job.ACTIVE)})
-        active, stored = cur.fetchone()
-    return int(active), int(stored)
-
-
-class TooManyJobs(Exception):
-    pass
-
-
-class StorageFull(Exception):
-    pass
 
 
 @extend_schema(tags=["jobs"])
@@ -134,64 +58,36 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
         ser = JobCreateSerializer(data=request.data, context={"request": request})
         ser.is_valid(raise_exception=True)
         d = ser.validated_data
-        return self._submit(d["kind"], d["params"], d.get("name", ""), d["input_artifacts"])
-
-    def _submit(self, kind, params, name, input_artifacts) -> Response:
-        """Create the job (create and retry alike): 201, or the limit it is over."""
-        try:
-            job = create_job(self.request.user, kind, params, name, input_artifacts)
-        except TooManyJobs as exc:
-            return Response({"detail": f"you have {exc.args[0]} queued or running jobs, the limit is "
-                                       f"{settings.LAB_MAX_ACTIVE_JOBS}; wait for some to finish or cancel them"},
-                            status=status.HTTP_429_TOO_MANY_REQUESTS)
-        except StorageFull as exc:
-            return Response({"detail": f"your jobs store {exc.args[0]} bytes (artifacts and checkpoints), the limit "
-                                       f"is {settings.LAB_MAX_ARTIFACT_BYTES}: delete jobs you no longer need (the "
-                                       f"Delete button on a finished job's page, or DELETE /api/jobs/<id>/) to free "
-                                       f"space"},
-                            status=status.HTTP_507_INSUFFICIENT_STORAGE)
-        return Response(JobSerializer(job, context=self.get_serializer_context()).data,
-                        status=status.HTTP_201_CREATED)
+        job = services.create_job(request.user, d["kind"], d["params"], d.get("name", ""), d["input_artifacts"])
+        return self._answer(job, status.HTTP_201_CREATED)
 
     @extend_schema(responses={204: None, 409: inline_serializer("JobInUse", fields={"detail": serializers.CharField()})})
     def destroy(self, request, pk=None):
         """The job, its events, artifacts and files are gone; 409 while it or a job using its model is live."""
-        job = self.get_object()
-        try:
-            if not delete_job(job.pk):
-                raise Http404("no such job")
-        except JobInUse as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        services.delete_job(request.user, self._pk())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=None, responses={202: JobSerializer})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        job = self.get_object()
-        with transaction.atomic():
-            job = Job.objects.select_for_update().get(pk=job.pk)
-            if job.is_finished:
-                return Response({"detail": f"job already {job.status}"}, status=status.HTTP_409_CONFLICT)
-            if job.status == Job.Status.QUEUED:
-                # never started: it ends now; a message still in the broker finds it finished and does nothing
-                record(job, [("status", {"status": "cancelled"})],
-                       {"status": Job.Status.CANCELLED, "cancel_requested": True, "finished_at": timezone.now()})
-            else:
-                record(job, [("log", {"text": f"cancel requested by {request.user.username}"})],
-                       {"cancel_requested": True})
-        job.refresh_from_db()
-        return Response(JobSerializer(job, context=self.get_serializer_context()).data,
-                        status=status.HTTP_202_ACCEPTED)
+        return self._answer(services.cancel_job(request.user, self._pk()), status.HTTP_202_ACCEPTED, again=True)
 
     @extend_schema(request=None, responses={201: JobSerializer})
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
-        old = self.get_object()
-        ser = JobCreateSerializer(data={"kind": old.kind, "params": old.params, "name": old.name},
-                                  context={"request": request})
-        ser.is_valid(raise_exception=True)
-        d = ser.validated_data
-        return self._submit(d["kind"], d["params"], d["name"], d["input_artifacts"])
+        return self._answer(services.retry_job(request.user, self._pk()), status.HTTP_201_CREATED)
+
+    def _pk(self) -> int:
+        pk = ascii_int(self.kwargs["pk"])
+        if pk is None:
+            raise Http404("no such job")
+        return pk
+
+    def _answer(self, job, code, again=False) -> Response:
+        """The job as the API answers it; `again`: read it anew with its lineage (one query)."""
+        if again:
+            job = self.get_queryset().get(pk=job.pk)
+        return Response(JobSerializer(job, context=self.get_serializer_context()).data, status=code)
 
     @extend_schema(
         parameters=[OpenApiParameter("after", int, description="only events with a larger seq"),

@@ -2,7 +2,7 @@
 
 Every sampler has the shape `sample_x(n, generator, device) -> [n, 2] float32 tensor`, so a
 training job needs no download and a fresh draw (for evaluation floors) is one call away.
-The Gaussian mixture is the analytic model of API.md (`{"type": "gmm", "means", "stds",
+The Gaussian mixture is the analytic model of docs/kinds/sample.md (`{"type": "gmm", "means", "stds",
 "weights"}`), the ground truth the `sample` kind uses for solver accuracy.
 """
 from __future__ import annotations

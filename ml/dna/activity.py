@@ -1,6 +1,6 @@
 """The hidden ground truth: true activity f*(x) and accessibility of a sequence.
 
-Known to us, never to the oracles (research note drakes.md, section 5). Sites are soft-counted from
+Known to us, never to the oracles. Sites are soft-counted from
 the fraction of consensus bases matched; activity = gated activator terms with saturating counts +
 cooperative-pair bonus + pioneer term - repressors - penalties for crowding, GC outside [0.3, 0.6]
 and homopolymer runs >= 7, squashed by 6 tanh(./6). The penalties and saturation are rarely hit by

@@ -6,7 +6,7 @@ States (emissions are per state, so the forward algorithm gives the exact likeli
 - for each motif and strand, a chain of len(motif) states emitting a PWM column (consensus with
   probability `consensus_prob`, the other three bases uniformly);
 - spacer states after the first activator (forward strand) that lead to the second activator at
-  spacing 10-14: the cooperative pair of the grammar (research note drakes.md, section 5).
+  spacing 10-14: the cooperative pair of the grammar.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """A small causal character-level transformer (GPT-2 layout: pre-LayerNorm blocks, GELU MLP).
 
-The quantization benchmark's primary model (research note, Sec. 5 (B)): 2 blocks, d = 128, 4 heads,
+The quantization benchmark's primary model: 2 blocks, d = 128, 4 heads,
 context 64 is ~0.43 M parameters, trained in-process on CPython's `pydoc_data.topics`.
 """
 from __future__ import annotations

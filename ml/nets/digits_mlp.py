@@ -1,4 +1,4 @@
-"""The digits classifier MLP 64 -> 256 -> 256 -> 10 (quantization smoke model, research note Sec. 5 (A))."""
+"""The digits classifier MLP 64 -> 256 -> 256 -> 10 (the quantization smoke model)."""
 from torch import nn
 
 

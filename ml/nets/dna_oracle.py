@@ -1,6 +1,6 @@
 """Small CNN reward oracle for DNA: activity regression (column 0) + accessibility logit (column 1).
 
-Stands in for the paper's gReLU/Enformer oracles (research note drakes.md, section 5): 3 dilated conv
+Stands in for the paper's gReLU/Enformer oracles: 3 dilated conv
 layers (k=7, dilations 1, 2, 4), max + mean pooling, an MLP. Accepts soft one-hot input [B, L, 4], so
 gradients reach a relaxed sequence (DRAKES's straight-through sample, classifier guidance).
 """

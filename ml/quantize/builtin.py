@@ -2,7 +2,7 @@
 
 (A) the digits MLP on scikit-learn's bundled 8x8 digits (70/30 stratified split), a smoke model;
 (B) the char-level transformer on the text of CPython's `pydoc_data.topics` (90/10 split), whose
-perplexity separates the methods (research note, Sec. 5). Weights are cached under
+perplexity separates the methods. Weights are cached under
 $LAB_CACHE_DIR (default ~/.cache/lab)/quantize, keyed by a hash of everything that determines them.
 """
 from __future__ import annotations
@@ -87,7 +87,7 @@ def char_transformer(size: str, seed: int):
     def train_fn():
         torch.manual_seed(seed)
         model = nets.build("char_transformer", **arch_kwargs)
-        # constant lr, as the research note's recipe: at ~2 passes over the text the model is far from
+        # constant lr, as the recipe the benchmark was set on: at ~2 passes over the text the model is far from
         # converged, and a cosine decay to 0 halves the lr integral (measured: val ppl 5.56 vs 4.75)
         opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"])
         gen = torch.Generator().manual_seed(seed)

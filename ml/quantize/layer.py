@@ -1,4 +1,4 @@
-"""`quantize_weight`: one weight matrix, any method (the public function named in API.md)."""
+"""`quantize_weight`: one weight matrix, any method (the public function of ml/quantize, see docs/kinds/quantize.md)."""
 from __future__ import annotations
 
 import torch

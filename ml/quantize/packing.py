@@ -2,7 +2,7 @@
 
 The codes of a layer are read row-major as one bit stream (b bits each, least significant bit first)
 and cut into int32 words, so n codes take exactly ceil(n b / 32) words: 3-bit codes cost 3 bits, not
-the 3.2 of ten-per-word layouts (research note, Sec. 6). Unpacking is a shift-and-mask per bit, cheap
+the 3.2 of ten-per-word layouts. Unpacking is a shift-and-mask per bit, cheap
 enough to run in every forward.
 """
 from __future__ import annotations

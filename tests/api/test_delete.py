@@ -3,13 +3,11 @@ the models they use refused, lineage kept; and the quota counts every byte a job
 from __future__ import annotations
 
 import pytest
-from django.db import transaction
 from rest_framework.test import APIClient
 
-from jobs.api.views import _lock_and_count
 from jobs.models import Artifact, Job, JobEvent
-from jobs.reporter import attempt_folder
-from jobs.storage import folder_bytes
+from jobs.services import stored_bytes
+from jobs.storage import PARAMS_RECORD, attempt_folder, folder_bytes
 from jobs.tasks import job_dir
 from tests.helpers import submit, succeeded, wait_for_status
 
@@ -23,11 +21,6 @@ TRAIN = {"data": {"type": "moons"}, "objective": "rectified_flow", "steps": 60, 
 LONG_SAMPLE = {"nfe": 1000, "n_samples": 200000, "batch_size": 100, "device": "cpu"}
 
 
-def stored_bytes(user) -> int:
-    with transaction.atomic():
-        return _lock_and_count(user.pk)[1]
-
-
 def trained(api) -> Job:
     return succeeded(submit(api, "train", TRAIN), timeout=300)
 
@@ -35,7 +28,7 @@ def trained(api) -> Job:
 def test_deleting_a_finished_job_removes_its_rows_events_artifacts_and_folder(api, user, celery_worker):
     job = trained(api)
     folder = job_dir(job)
-    assert (attempt_folder(folder, 1) / "checkpoint" / "latest.json").is_file()
+    assert any((attempt_folder(folder, 1) / "checkpoint").iterdir())
     assert JobEvent.objects.filter(job=job).count() > 5 and Artifact.objects.filter(job=job).count() >= 2
     assert stored_bytes(user) == job.bytes_stored == folder_bytes(folder) > 0
 
@@ -52,9 +45,13 @@ def test_deleting_a_finished_job_removes_its_rows_events_artifacts_and_folder(ap
 def test_the_quota_counts_checkpoints_and_deleting_frees_it(api, user, celery_worker, settings):
     job = trained(api)
     artifacts = sum(Artifact.objects.filter(job=job).values_list("size", flat=True))
-    checkpoint = folder_bytes(attempt_folder(job_dir(job), 1) / "checkpoint")
-    # the checkpoint holds the model, its EMA and Adam's two moments: more than the model artifact
-    assert checkpoint > 0 and job.bytes_stored >= artifacts + checkpoint
+    attempt = attempt_folder(job_dir(job), 1)
+    checkpoint = folder_bytes(attempt / "checkpoint")
+    # each byte once: the published artifacts, the attempt's checkpoint (the model, its EMA and Adam's
+    # two moments) and the params record; the attempt's own copies of the artifacts are gone
+    assert [p.name for p in attempt.iterdir()] == ["checkpoint"]
+    record = (job_dir(job) / PARAMS_RECORD).stat().st_size
+    assert checkpoint > 0 and job.bytes_stored == artifacts + checkpoint + record
     settings.LAB_MAX_ARTIFACT_BYTES = artifacts + 1  # the artifacts alone would fit; with the checkpoint, not
     r = api.post("/api/jobs/", {"kind": "sample", "params": {"nfe": 5, "n_samples": 10}}, format="json")
     assert r.status_code == 507, r.content

@@ -1,4 +1,4 @@
-"""REST: create, validate, list, filter, cancel, retry, events: the contract of API.md."""
+"""REST: create, validate, list, filter, cancel, retry, events: the contract of docs/api.md."""
 import pytest
 from rest_framework.test import APIClient
 

@@ -1,6 +1,7 @@
-"""The DRAKES pipeline as jobs and artifacts (API.md): `train` masked_diffusion -> `train` oracle on
-split 0 and on split 1 -> `finetune` with those three -> `sample` and `quantize` of the fine-tuned model. Wiring,
-not quality: tiny steps (the quality claims are tested in tests/ml/finetune and benchmarked)."""
+"""The DRAKES pipeline as jobs and artifacts (docs/kinds/train.md, docs/kinds/finetune.md): `train`
+masked_diffusion -> `train` oracle on split 0 and on split 1 -> `finetune` with those three -> `sample` and
+`quantize` of the fine-tuned model. Wiring, not quality: tiny steps (the quality claims are tested in
+tests/ml/finetune and benchmarked)."""
 import numpy as np
 import pytest
 

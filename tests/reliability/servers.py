@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psutil
 
-from webapp.procs import ROOT, OutputWatcher, start_web, start_worker, stop
+from tests.procs import ROOT, OutputWatcher, start_web, start_worker, stop
 
 
 def free_port() -> int:

@@ -6,7 +6,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 from websockets.exceptions import ConnectionClosed
 
-from jobs.api.views import create_job
+from jobs.services import create_job
 from jobs.models import Artifact, Job
 from tests.helpers import wait_for_status, ws_connect
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from rest_framework.test import APIClient
 
-from jobs.api.views import create_job
+from jobs.services import create_job
 from jobs.models import Artifact, Job
 from jobs.reporter import JobReporter, safe_artifact_name
 from jobs.tasks import job_dir

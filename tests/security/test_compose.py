@@ -7,7 +7,7 @@ import shlex
 
 import yaml
 
-from webapp.procs import ROOT
+from tests.procs import ROOT
 
 DOCKER = ROOT / "docker"
 

@@ -4,7 +4,7 @@ import secrets
 import subprocess
 import sys
 
-from webapp.procs import ROOT
+from tests.procs import ROOT
 
 
 def manage(*args, **env):

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from jobs.api.views import TooManyJobs, create_job
+from jobs.services import TooManyJobs, create_job
 from jobs.models import Artifact, Job
 
 pytestmark = pytest.mark.django_db  # in a rolled-back transaction: fast; the threaded test commits

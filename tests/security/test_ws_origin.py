@@ -8,7 +8,7 @@ from websockets.exceptions import InvalidStatus
 
 from jobs.ws_auth import BrowserOriginValidator
 from tests.helpers import ws_connect
-from webapp.procs import start_web, stop
+from tests.procs import start_web, stop
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -21,7 +21,7 @@ import pytest
 import redis
 
 from webapp.lab import ROOT, servers
-from webapp.procs import OutputWatcher
+from tests.procs import OutputWatcher
 
 # what a user's shell has: no URLs (so the embedded servers), no settings, nothing of the test run's own
 NOT_A_USERS = ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "LAB_EMBEDDED", "LAB_DB_NAME",

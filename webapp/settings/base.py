@@ -167,7 +167,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
-# --- Celery: long GPU jobs (see README "Guarantees") ---
+# --- Celery: long GPU jobs (docs/GUARANTEES.md) ---
 # kombu spells a unix socket `redis+socket://` where redis-py (channels) spells it `unix://`
 CELERY_BROKER_URL = ("redis+socket://" + REDIS_URL[len("unix://"):].replace("?db=", "?virtual_host=")
                      if REDIS_URL.startswith("unix://") else REDIS_URL)

@@ -1,6 +1,6 @@
 // Live job events over a websocket that survives network drops and laptop sleep.
 // The server replays every stored event after `?after=<seq>` and then streams live ones
-// (API.md "Websockets"), so the client only has to remember the last seq it applied and
+// (docs/api.md, "Websockets"), so the client only has to remember the last seq it applied and
 // drop anything at or below it: a replay that overlaps live delivery is then harmless.
 
 /** Remembers the highest seq applied; `accept` says whether an event is new. */
@@ -16,7 +16,7 @@ export class SeqTracker {
   }
 }
 
-// 4401: not logged in, 4404: not the user's job (API.md); retrying cannot help.
+// 4401: not logged in, 4404: not the user's job (docs/api.md); retrying cannot help.
 export const FATAL_CLOSE_CODES = new Set([4401, 4403, 4404]);
 
 /** Reconnect delay in ms: doubles from `base` per failed try, capped at `cap`. */

@@ -1,10 +1,11 @@
 // Jobs list: statuses and progress follow /ws/jobs/ (status + progress of all my jobs) without a reload.
 import { openEventStream, reconnectOnWake, jobSocketUrl } from "./events.js";
 import { api, statusBadge } from "./api.js";
-import { TERMINAL } from "./format.js";
+import { formatBytes, TERMINAL } from "./format.js";
 
 const rows = new Map([...document.querySelectorAll("tr[data-job]")].map((tr) => [Number(tr.dataset.job), tr]));
 const liveState = document.getElementById("live-state");
+let pending = null;  // the job whose Delete waits for confirmation
 
 function update(id, { status, progress }) {
   const tr = rows.get(id);
@@ -16,6 +17,8 @@ function update(id, { status, progress }) {
   if (status && tr.querySelector(".badge")?.dataset.status !== status) {
     tr.querySelector(".status-cell").replaceChildren(statusBadge(status));
     if (status === "succeeded") progress = 1;
+    tr.querySelector("button.delete").hidden = !TERMINAL.has(status);  // a live job cannot be deleted
+    if (!TERMINAL.has(status) && pending === id) askDelete(null);
   }
   if (typeof progress === "number") {
     const bar = tr.querySelector("progress");
@@ -51,3 +54,43 @@ const stream = openEventStream({
   onOpen: snapshot,
 });
 reconnectOnWake(stream);
+
+// Delete asks first, as on the job page: the row's button opens one confirmation, and only its own
+// button deletes (DELETE /api/jobs/<id>/, the same service as the job page's and the API's).
+const confirmBox = document.getElementById("delete-confirm");
+const deletedNote = document.getElementById("deleted-note");
+
+function askDelete(id) {
+  pending = id;
+  confirmBox.hidden = id === null;
+  document.getElementById("delete-state").textContent = "";
+  for (const [jobId, tr] of rows) tr.querySelector("button.delete").setAttribute("aria-expanded", String(jobId === id));
+  if (id === null) return;
+  document.getElementById("delete-id").textContent = id;
+  document.getElementById("delete-size").textContent = formatBytes(Number(rows.get(id).dataset.bytes));
+  document.getElementById("delete-no").focus();
+}
+
+for (const [id, tr] of rows) {
+  tr.querySelector("button.delete").addEventListener("click", () => askDelete(pending === id ? null : id));
+}
+document.getElementById("delete-no")?.addEventListener("click", () => {
+  const id = pending;
+  askDelete(null);
+  rows.get(id)?.querySelector("button.delete").focus();
+});
+document.getElementById("delete-yes")?.addEventListener("click", async (ev) => {
+  const id = pending;
+  ev.target.disabled = true;
+  const r = await api(`/api/jobs/${id}/`, { method: "DELETE" });
+  ev.target.disabled = false;
+  if (!r.ok && r.status !== 404) {  // 409: it started again, or a live job uses its model
+    document.getElementById("delete-state").textContent = `Delete failed: ${r.data?.detail ?? r.status}`;
+    return;
+  }
+  askDelete(null);
+  rows.get(id).remove();
+  rows.delete(id);
+  deletedNote.textContent = `Job #${id} was deleted, with its events and files.`;
+  deletedNote.hidden = false;
+});

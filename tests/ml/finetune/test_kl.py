@@ -1,4 +1,4 @@
-"""What each KL estimator contributes on hard and on relaxed steps (research note drakes.md, section 1)."""
+"""What each KL estimator contributes on hard and on relaxed steps."""
 import torch
 
 from ml.dna import mdlm

@@ -51,7 +51,7 @@ def test_model_artifact_generic_path_w8_is_nearly_lossless(tmp_path):
     res = run({"model": {"path": str(tmp_path / "src")}, "method": "rtn", "bits": 8, "group_size": -1},
               _reporter(tmp_path / "out"))
     assert res["metric_name"] == "relative_output_error" and res["metric_before"] == 0.0
-    # int8 per-channel RTN: ~0.5 % relative error in the research note's MLP; 2 % is a loose bound
+    # int8 per-channel RTN: ~0.5 % relative error on the digits MLP; 2 % is a loose bound
     assert 0 < res["metric_after"] < 0.02
 
 

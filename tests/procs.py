@@ -1,4 +1,5 @@
-"""Real processes for tests and benchmarks: a Celery worker and an ASGI server, on the test database.
+"""Real processes for tests and benchmarks: a Celery worker and an ASGI server, on the test database,
+started by the launcher's own command lines (webapp/lab.py).
 
 Readiness is an event, not a timer: the worker's "ready" line on its output, and for the
 web server a socket bound here before it starts (connections queue in the backlog
@@ -11,13 +12,13 @@ import queue
 import signal
 import socket
 import subprocess
-import sys
 import threading
-from pathlib import Path
 
 from django.conf import settings
 
-ROOT = Path(__file__).resolve().parents[1]
+from webapp.lab import ROOT, web_command, worker_command
+
+__all__ = ["ROOT", "OutputWatcher", "process_env", "start_web", "start_worker", "stop"]
 
 
 def process_env(extra: dict | None = None) -> dict:
@@ -69,8 +70,8 @@ class OutputWatcher:
 
 
 def start_worker(name: str, queues: str = "gpu,cpu", extra_env: dict | None = None, concurrency: int = 1):
-    cmd = [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", queues, "-n", f"{name}@%h",
-           "--concurrency", str(concurrency), "--loglevel", "INFO", "--without-gossip", "--without-mingle"]
+    # no gossip or mingle: a test's workers need not learn of each other, and start sooner
+    cmd = worker_command(queues, f"{name}@%h", concurrency, "--without-gossip", "--without-mingle")
     proc = subprocess.Popen(cmd, cwd=ROOT, env=process_env(extra_env), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     watcher = OutputWatcher(proc, f"worker {name}")
@@ -85,7 +86,7 @@ def start_web(extra_env: dict | None = None):
     sock.listen(128)
     port = sock.getsockname()[1]
     fd = sock.fileno()
-    cmd = [sys.executable, "-m", "daphne", "--fd", str(fd), "webapp.asgi:application"]
+    cmd = web_command("--fd", str(fd))
     proc = subprocess.Popen(cmd, cwd=ROOT, env=process_env(extra_env), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, pass_fds=(fd,), start_new_session=True)
     sock.close()  # the child holds its own copy

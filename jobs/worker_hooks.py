@@ -1,4 +1,5 @@
-"""Worker presence: the worker's main process beats its queues into Redis, and runs the reaper."""
+"""Celery worker hooks (connected to celery.signals, not Django signals): the worker's main process
+preloads the job kinds, beats its queues into Redis, and runs the reaper."""
 from __future__ import annotations
 
 import logging
