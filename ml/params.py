@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.json_schema import GenerateJsonSchema, NoDefault
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 WHEN = "x-when"          # a field that applies only when sibling fields take certain values
@@ -35,9 +36,24 @@ def _rule(info) -> dict | None:
     return extra.get(WHEN) if isinstance(extra, dict) else None
 
 
+class FactoryDefaults(GenerateJsonSchema):
+    """Writes the value a `default_factory` makes as the field's schema default (pydantic leaves it out), so
+    the form shows a working example (the mixture's means, the default data) instead of empty boxes."""
+
+    def get_default_value(self, schema):
+        factory = schema.get("default_factory")
+        if factory is not None and not schema.get("default_factory_takes_data"):
+            return factory()
+        return schema.get("default", NoDefault)
+
+
 class Strict(BaseModel):
     # unknown keys are a 400, not silently ignored: a typo in a param must not run a week-long job
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @classmethod
+    def model_json_schema(cls, *args, schema_generator=FactoryDefaults, **kw):
+        return super().model_json_schema(*args, schema_generator=schema_generator, **kw)
 
     @model_validator(mode="after")
     def _applies(self):
