@@ -304,15 +304,19 @@ export function initialVariant(f, initial) {
 }
 
 /** What the form holds right after rendering `fields` from `initial`: {raw: {name: text}, chosen:
- * {name: variant}}, as form.js fills the controls (used to check a preset round-trips). */
-export function prefill(fields, initial) {
+ * {name: variant}}, as form.js fills the controls. `picks` ({union name: variant}) are choices made
+ * afterwards: a newly chosen branch starts from its defaults, as in the form. */
+export function prefill(fields, initial, picks = {}) {
   const raw = {};
   const chosen = {};
   const walk = (list, init) => {
     for (const f of list) {
       if (f.kind === "object") walk(f.fields, init);
       else if (f.kind === "union") {
-        const { variant, initial: next } = initialVariant(f, init);
+        let { variant, initial: next } = initialVariant(f, init);
+        const picked = picks[f.name] && pickVariant(f, picks[f.name]);
+        if (picked && picked.branch !== variant.branch) next = null;
+        variant = picked || variant;
         chosen[f.name] = variant.value;
         walk(variant.fields, next);
       } else {
