@@ -38,7 +38,13 @@ def _rule(info) -> dict | None:
 
 class FactoryDefaults(GenerateJsonSchema):
     """Writes the value a `default_factory` makes as the field's schema default (pydantic leaves it out), so
-    the form shows a working example (the mixture's means, the default data) instead of empty boxes."""
+    the form shows a working example (the mixture's means, the default data) instead of empty boxes; and
+    keeps the presets in the order the kind gives them ("quick demo" first), where pydantic sorts keys."""
+
+    def _sort_recursive(self, value, parent_key=None):
+        if parent_key == PRESETS and isinstance(value, dict):
+            return {name: super(FactoryDefaults, self)._sort_recursive(v, name) for name, v in value.items()}
+        return super()._sort_recursive(value, parent_key)
 
     def get_default_value(self, schema):
         factory = schema.get("default_factory")
@@ -91,6 +97,21 @@ class ArtifactRef(Strict):
     def model_post_init(self, __context) -> None:
         if self.artifact is None and self.path is None:
             raise ValueError("give 'artifact' (a model id) or 'path' (a folder)")
+
+
+def applicable(params_cls, params: dict) -> dict:
+    """`params` without the fields that do not apply to them (a `when` that fails on the values given, or
+    on the defaults): one config shared by several methods (a bench's, a test's) made fit for each."""
+    fields = params_cls.model_fields
+
+    def value(key):
+        return params[key] if key in params else fields[key].get_default(call_default_factory=True)
+
+    def fits(name):
+        rule = _rule(fields[name]) if name in fields else None
+        return not rule or all(value(key) in allowed for key, allowed in rule.items())
+
+    return {name: v for name, v in params.items() if fits(name)}
 
 
 def parse(params_cls, params):
