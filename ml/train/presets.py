@@ -6,8 +6,9 @@ from ml.data.toys import GMM_PRESET
 
 PRESETS = {
     "quick demo": {
-        "objective": "rectified_flow", "data": {"type": "gmm", **GMM_PRESET},
-        "steps": 300, "batch_size": 256, "lr": 1e-3, "warmup_steps": 50, "eval_every": 100, "checkpoint_every": 100,
+        "objective": "rectified_flow", "data": {"type": "gmm", **GMM_PRESET}, "width": 128, "depth": 2,
+        "steps": 200, "batch_size": 128, "lr": 1e-3, "warmup_steps": 20, "eval_every": 100, "checkpoint_every": 100,
+        "eval_samples": 256, "ref_nfe": 50,
     },
     "paper config": {
         "objective": "rectified_flow", "data": {"type": "digits"}, "arch": "mlp", "width": 512, "depth": 3,
