@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_serializer, model_validator
 from pydantic.json_schema import GenerateJsonSchema, NoDefault
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
@@ -79,6 +79,20 @@ class Strict(BaseModel):
         if errors:
             raise ValidationError.from_exception_data(type(self).__name__, errors)
         return self
+
+    def _fits(self, name) -> bool:
+        rule = _rule(type(self).model_fields[name])
+        return not rule or all(getattr(self, key) in allowed for key, allowed in rule.items())
+
+    @model_serializer(mode="wrap")
+    def _only_applicable(self, handler):
+        # a dump (the job row's params, a runner's params.json) leaves out what does not apply, so that it
+        # validates again: its defaults would otherwise be "given" where the rule above refuses them
+        data = handler(self)
+        if isinstance(data, dict):
+            for name in [n for n in data if n in type(self).model_fields and not self._fits(n)]:
+                del data[name]
+        return data
 
 
 class CommonParams(Strict):

@@ -42,3 +42,11 @@ def test_applicable_drops_what_a_shared_config_gives_beyond_the_chosen_objective
     assert applicable(Job, {**shared, "objective": "flow"}) == {"objective": "flow"}
     assert applicable(Job, shared) == {}  # the default objective is flow
     Job.model_validate(applicable(Job, shared))
+
+
+def test_a_dump_leaves_out_what_does_not_apply_so_it_validates_again():
+    # the API stores the dump of the validated params and validates it again (the queue, the worker)
+    dumped = Outer().model_dump(mode="json")
+    assert dumped == {"job": {"objective": "flow"}}
+    Outer.model_validate(dumped)
+    assert Job(objective="slimflow").model_dump() == {"objective": "slimflow", "guidance": 1.0}
