@@ -36,6 +36,12 @@ def _rule(info) -> dict | None:
     return extra.get(WHEN) if isinstance(extra, dict) else None
 
 
+def _holds(info, value) -> bool:
+    """Whether the field applies, `value(key)` being the value of the sibling `key` its rule names."""
+    rule = _rule(info)
+    return not rule or all(value(key) in allowed for key, allowed in rule.items())
+
+
 class FactoryDefaults(GenerateJsonSchema):
     """Writes the value a `default_factory` makes as the field's schema default (pydantic leaves it out), so
     the form shows a working example (the mixture's means, the default data) instead of empty boxes; and
@@ -80,17 +86,14 @@ class Strict(BaseModel):
             raise ValidationError.from_exception_data(type(self).__name__, errors)
         return self
 
-    def _fits(self, name) -> bool:
-        rule = _rule(type(self).model_fields[name])
-        return not rule or all(getattr(self, key) in allowed for key, allowed in rule.items())
-
     @model_serializer(mode="wrap")
     def _only_applicable(self, handler):
         # a dump (the job row's params, a runner's params.json) leaves out what does not apply, so that it
         # validates again: its defaults would otherwise be "given" where the rule above refuses them
         data = handler(self)
         if isinstance(data, dict):
-            for name in [n for n in data if n in type(self).model_fields and not self._fits(n)]:
+            fields = type(self).model_fields
+            for name in [n for n in data if n in fields and not _holds(fields[n], lambda key: getattr(self, key))]:
                 del data[name]
         return data
 
@@ -121,11 +124,7 @@ def applicable(params_cls, params: dict) -> dict:
     def value(key):
         return params[key] if key in params else fields[key].get_default(call_default_factory=True)
 
-    def fits(name):
-        rule = _rule(fields[name]) if name in fields else None
-        return not rule or all(value(key) in allowed for key, allowed in rule.items())
-
-    return {name: v for name, v in params.items() if fits(name)}
+    return {name: v for name, v in params.items() if name not in fields or _holds(fields[name], value)}
 
 
 def parse(params_cls, params):
