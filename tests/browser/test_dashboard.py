@@ -377,11 +377,19 @@ def test_quantize_form_shows_each_methods_own_fields_and_sends_only_them(new_pag
     assert shown(decoupleq) and shown(act_order) and not shown(nupes)
     expect(page.locator("details.advanced > summary").first).to_have_text("Advanced")
     assert page.locator('details.advanced [data-field="include_conv1d"]').count() == 1
-    # the server's 400 for a field where it does not apply shows beside that field (here: a bad value)
+    # bad values, one of them under the fold: the 400 names only them (nothing hidden was sent to be
+    # refused), each message shows beside its field, and the fold opens to show its own
     page.locator("#p-decoupleq-max_iter").fill("99")
+    fold = page.locator("details.advanced", has=page.locator("#p-n_samples"))
+    fold.locator("summary").click()
+    page.locator("#p-n_samples").fill("5")
+    fold.locator("summary").click()
+    expect(page.locator("#p-n_samples")).to_be_hidden()
     with page.expect_response(lambda r: r.url.endswith("/api/jobs/") and r.request.method == "POST") as answer:
         page.get_by_role("button", name="Launch").click()
     assert answer.value.status == 400
     body = answer.value.json()
-    assert set(body["params"]) == {"decoupleq.max_iter"}, body  # nothing hidden was sent to be refused
+    assert set(body["params"]) == {"decoupleq.max_iter", "n_samples"}, body
     expect(page.locator("#error-p-decoupleq-max_iter")).to_contain_text("20")
+    expect(page.locator("#error-p-n_samples")).to_be_visible()
+    expect(page.locator("#error-p-n_samples")).to_contain_text("16")

@@ -168,7 +168,11 @@ export function showErrors(form, errors) {
   const orphans = [];
   let first = null;
   const idOf = (n) => (n === "kind" ? "kind" : n === "name" ? "job-name" : fid(n));
-  const errorOf = (n) => form.querySelector(`#error-${CSS.escape(n === "kind" || n === "name" ? n : fid(n))}`);
+  // a field hidden because it does not apply has no place to show an error: the summary says it
+  const errorOf = (n) => {
+    const p = form.querySelector(`#error-${CSS.escape(n === "kind" || n === "name" ? n : fid(n))}`);
+    return p && !p.parentElement?.closest("[hidden]") ? p : null;
+  };
   for (const [name, messages] of Object.entries(errors)) {
     let target = name;
     let p = name ? errorOf(name) : null;
@@ -183,6 +187,7 @@ export function showErrors(form, errors) {
     }
     p.hidden = false;
     p.textContent = messages.join(" ");
+    for (let fold = p.closest("details"); fold; fold = fold.parentElement?.closest("details")) fold.open = true;
     const control = form.querySelector(`#${CSS.escape(idOf(target))}`);
     control?.setAttribute("aria-invalid", "true");
     first ??= control;
