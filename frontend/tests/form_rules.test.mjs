@@ -4,8 +4,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { describeSchema, collectParams, currentValues, applies, prefill, presetsOf, formErrors, errorsByField }
-  from "../static/frontend/schema.js";
+import { describeSchema, collectParams, currentValues, applies, prefill, presetsOf, formErrors, errorsByField,
+  foldAdvanced } from "../static/frontend/schema.js";
 
 const schema = JSON.parse(readFileSync(new URL("./fixtures/union_schema.json", import.meta.url)));
 const fields = describeSchema(schema);
@@ -41,6 +41,13 @@ test("x-when and x-advanced are read from the schema", () => {
   assert.equal(flowField("steps").when, null);
   assert.equal(flowField("warmup_steps").advanced, true);
   assert.equal(flowField("steps").advanced, false);
+});
+
+test("common fields come first, the advanced ones after them under the fold, each in schema order", () => {
+  const flow = top.variants.find((v) => v.value === "slimflow").fields;
+  const { common, advanced } = foldAdvanced(flow);
+  assert.deepEqual(common.map((f) => f.name), ["seed", "device", "data", "steps", "model", "slimflow_anneal"]);
+  assert.deepEqual(advanced.map((f) => f.name), ["warmup_steps", "ema_decay"]);
 });
 
 test("a field applies only while its sibling takes one of its values", () => {

@@ -1,6 +1,6 @@
 // Renders field descriptions (schema.js) as labelled inputs, and shows errors next to them.
 import { h } from "./api.js";
-import { applies, currentValues, initialValue, initialVariant } from "./schema.js";
+import { applies, currentValues, foldAdvanced, initialValue, initialVariant } from "./schema.js";
 
 const ACRONYMS = { nfe: "NFE", lr: "LR", kl: "KL", dna: "DNA", id: "ID", gmm: "GMM", cfg: "CFG", smc: "SMC", tds: "TDS" };
 
@@ -40,8 +40,7 @@ export function renderFields(container, fields, { initial = null, models = [] } 
 
 /** Common fields first, then the advanced ones folded. */
 function renderList(fields, initial, models) {
-  const common = fields.filter((f) => !f.advanced);
-  const advanced = fields.filter((f) => f.advanced);
+  const { common, advanced } = foldAdvanced(fields);
   const out = common.map((f) => renderField(f, initial, models));
   if (advanced.length) {
     out.push(h("details", { class: "advanced" }, h("summary", {}, "Advanced"),

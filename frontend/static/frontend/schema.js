@@ -23,6 +23,11 @@ export function describeSchema(schema) {
   return objectFields(root, top, []);
 }
 
+/** Fields in the form's order: the common ones, then those folded under "Advanced", each in schema order. */
+export function foldAdvanced(fields) {
+  return { common: fields.filter((f) => !f.advanced), advanced: fields.filter((f) => f.advanced) };
+}
+
 /** The kind's named example params ({"quick demo": {...}, "paper config": {...}}), from the schema. */
 export function presetsOf(schema) {
   const p = schema?.[PRESETS];
