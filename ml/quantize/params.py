@@ -5,7 +5,7 @@ from typing import Literal, Optional, Union
 
 from pydantic import ConfigDict, Field
 
-from ml.params import ArtifactRef, CommonParams, PRESETS, Param, Strict
+from ml.params import PRESETS, ArtifactRef, CommonParams, Param, Strict
 from ml.quantize.presets import PRESETS as EXAMPLES
 
 
@@ -52,19 +52,28 @@ class Params(CommonParams):
                             description="Symmetric grid (scale only, no zero); NUPES is always symmetric.")
     act_order: bool = Param(True, when={"method": ["gptq", "decoupleq"]},
                             description="GPTQ/decoupleQ: process columns by decreasing Hessian diagonal.")
-    skip: list[str] = Param(default_factory=list, max_length=64, advanced=True,
-                            description="Layer-name patterns (fnmatch, e.g. 'head' or 'blocks.*.fc') left in full precision.")
-    include_conv1d: bool = Param(True, advanced=True, description="Also quantize Conv1d layers (DNA models), as linear maps of their unfolded input.")
-    int8_matmul: bool = Param(False, when={"bits": [8], "symmetric": [True]}, advanced=True, description="8-bit symmetric per-channel only: run linear layers as int8 x int8 "
-                                                 "matmuls with activations quantized per token at run time.")
+    skip: list[str] = Param(
+        default_factory=list, max_length=64, advanced=True,
+        description="Layer-name patterns (fnmatch, e.g. 'head' or 'blocks.*.fc') left in full precision.")
+    include_conv1d: bool = Param(
+        True, advanced=True,
+        description="Also quantize Conv1d layers (DNA models), as linear maps of their unfolded input.")
+    int8_matmul: bool = Param(
+        False, when={"bits": [8], "symmetric": [True]}, advanced=True,
+        description="8-bit symmetric per-channel only: run linear layers as int8 x int8 matmuls with activations "
+                    "quantized per token at run time.")
     eval_reward: Optional[ArtifactRef] = Param(
-        None, advanced=True, description="DNA generators: the held-out oracle that scores samples before and after (default: the "
-                          "eval oracle a finetune model records, else the task's true activity).")
-    n_samples: int = Param(256, ge=16, le=8192, advanced=True, description="DNA generators: sequences sampled (same seed) from the "
-                                                            "fp and the quantized model to score.")
-    sampling_steps: Optional[int] = Param(None, ge=1, le=4096, advanced=True, description="DNA generators: reverse steps per sample "
-                                                                           "(default: the model's own, as `sample`).")
+        None, advanced=True,
+        description="DNA generators: the held-out oracle that scores samples before and after (default: the eval "
+                    "oracle a finetune model records, else the task's true activity).")
+    n_samples: int = Param(256, ge=16, le=8192, advanced=True,
+                           description="DNA generators: sequences sampled (same seed) from the fp and the quantized "
+                                       "model to score.")
+    sampling_steps: Optional[int] = Param(None, ge=1, le=4096, advanced=True,
+                                          description="DNA generators: reverse steps per sample (default: the model's "
+                                                      "own, as `sample`).")
     n_calibration: int = Field(128, ge=1, le=4096, description="Calibration samples (windows, images, noised points).")
     decoupleq: DecoupleQOptions = Param(default_factory=DecoupleQOptions, when={"method": ["decoupleq"]},
                                         description="decoupleQ options.")
-    nupes_steps: int = Param(100, ge=0, le=5000, when={"method": ["nupes"]}, description="NUPES: Adam steps learning the exponent and the weights.")
+    nupes_steps: int = Param(100, ge=0, le=5000, when={"method": ["nupes"]},
+                             description="NUPES: Adam steps learning the exponent and the weights.")
