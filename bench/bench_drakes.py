@@ -61,7 +61,8 @@ RESULTS = ROOT / "bench" / "results"
 sys.path.insert(0, str(ROOT))
 
 from ml.dna.smoke import SMALL_ORACLE, SMALL_TASK, oracle_artifact, smoke_artifacts  # noqa: E402
-from ml.finetune import run  # noqa: E402
+from ml.finetune import Params, run  # noqa: E402
+from ml.params import applicable  # noqa: E402
 from ml.reporting import PrintReporter  # noqa: E402
 
 KEYS = ["pred_activity_median", "true_activity_median", "accessibility_acc", "accessibility_true", "kmer_corr",
@@ -337,7 +338,7 @@ def run_config(name, argv):
 
     def job(label, kw, seed=0):
         folder = run_folder(name, label, seed)
-        params = dict(base, seed=seed, **kw)
+        params = applicable(Params, dict(base, seed=seed, **kw))  # the config's DRAKES knobs go only to DRAKES
         cached = folder / "result.json"   # an interrupted bench resumes: finished jobs are not rerun
         if cached.exists() and json.loads(cached.read_text()).get("params") == params:
             res = json.loads(cached.read_text())

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_serializer, model_validator
+from pydantic.json_schema import GenerateJsonSchema, NoDefault
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 WHEN = "x-when"          # a field that applies only when sibling fields take certain values
@@ -35,9 +36,36 @@ def _rule(info) -> dict | None:
     return extra.get(WHEN) if isinstance(extra, dict) else None
 
 
+def _holds(info, value) -> bool:
+    """Whether the field applies, `value(key)` being the value of the sibling `key` its rule names."""
+    rule = _rule(info)
+    return not rule or all(value(key) in allowed for key, allowed in rule.items())
+
+
+class FactoryDefaults(GenerateJsonSchema):
+    """Writes the value a `default_factory` makes as the field's schema default (pydantic leaves it out), so
+    the form shows a working example (the mixture's means, the default data) instead of empty boxes; and
+    keeps the presets in the order the kind gives them ("quick demo" first), where pydantic sorts keys."""
+
+    def _sort_recursive(self, value, parent_key=None):
+        if parent_key == PRESETS and isinstance(value, dict):
+            return {name: super(FactoryDefaults, self)._sort_recursive(v, name) for name, v in value.items()}
+        return super()._sort_recursive(value, parent_key)
+
+    def get_default_value(self, schema):
+        factory = schema.get("default_factory")
+        if factory is not None and not schema.get("default_factory_takes_data"):
+            return factory()
+        return schema.get("default", NoDefault)
+
+
 class Strict(BaseModel):
     # unknown keys are a 400, not silently ignored: a typo in a param must not run a week-long job
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @classmethod
+    def model_json_schema(cls, *args, schema_generator=FactoryDefaults, **kw):
+        return super().model_json_schema(*args, schema_generator=schema_generator, **kw)
 
     @model_validator(mode="after")
     def _applies(self):
@@ -58,6 +86,17 @@ class Strict(BaseModel):
             raise ValidationError.from_exception_data(type(self).__name__, errors)
         return self
 
+    @model_serializer(mode="wrap")
+    def _only_applicable(self, handler):
+        # a dump (the job row's params, a runner's params.json) leaves out what does not apply, so that it
+        # validates again: its defaults would otherwise be "given" where the rule above refuses them
+        data = handler(self)
+        if isinstance(data, dict):
+            fields = type(self).model_fields
+            for name in [n for n in data if n in fields and not _holds(fields[n], lambda key: getattr(self, key))]:
+                del data[name]
+        return data
+
 
 class CommonParams(Strict):
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Random seed; the same seed gives the same result.")
@@ -75,6 +114,17 @@ class ArtifactRef(Strict):
     def model_post_init(self, __context) -> None:
         if self.artifact is None and self.path is None:
             raise ValueError("give 'artifact' (a model id) or 'path' (a folder)")
+
+
+def applicable(params_cls, params: dict) -> dict:
+    """`params` without the fields that do not apply to them (a `when` that fails on the values given, or
+    on the defaults): one config shared by several methods (a bench's, a test's) made fit for each."""
+    fields = params_cls.model_fields
+
+    def value(key):
+        return params[key] if key in params else fields[key].get_default(call_default_factory=True)
+
+    return {name: v for name, v in params.items() if name not in fields or _holds(fields[name], value)}
 
 
 def parse(params_cls, params):

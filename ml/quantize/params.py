@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from typing import Literal, Optional, Union
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
-from ml.params import ArtifactRef, CommonParams, Strict
+from ml.params import PRESETS, ArtifactRef, CommonParams, Param, Strict
+from ml.quantize.presets import PRESETS as EXAMPLES
 
 
 class BuiltinModel(Strict):
@@ -40,26 +41,39 @@ class DecoupleQOptions(Strict):
 
 
 class Params(CommonParams):
+    model_config = ConfigDict(json_schema_extra={PRESETS: EXAMPLES})
     model: Union[BuiltinModel, ArtifactRef] = Field(
         default_factory=BuiltinModel,
         description="{'builtin': 'char_transformer' | 'digits_mlp'} or a model artifact {'artifact': id}.")
     method: Literal["rtn", "gptq", "decoupleq", "nupes"] = Field("gptq", description="Quantization algorithm.")
     bits: Literal[2, 3, 4, 8] = Field(4, description="Bits per weight code.")
     group_size: int = Field(64, ge=-1, le=65536, description="Input columns sharing one scale/zero; -1 = per output channel.")
-    symmetric: bool = Field(False, description="Symmetric grid (scale only, no zero); NUPES is always symmetric.")
-    act_order: bool = Field(True, description="GPTQ/decoupleQ: process columns by decreasing Hessian diagonal.")
-    skip: list[str] = Field(default_factory=list, max_length=64,
-                            description="Layer-name patterns (fnmatch, e.g. 'head' or 'blocks.*.fc') left in full precision.")
-    include_conv1d: bool = Field(True, description="Also quantize Conv1d layers (DNA models), as linear maps of their unfolded input.")
-    int8_matmul: bool = Field(False, description="8-bit symmetric per-channel only: run linear layers as int8 x int8 "
-                                                 "matmuls with activations quantized per token at run time.")
-    eval_reward: Optional[ArtifactRef] = Field(
-        None, description="DNA generators: the held-out oracle that scores samples before and after (default: the "
-                          "eval oracle a finetune model records, else the task's true activity).")
-    n_samples: int = Field(256, ge=16, le=8192, description="DNA generators: sequences sampled (same seed) from the "
-                                                            "fp and the quantized model to score.")
-    sampling_steps: Optional[int] = Field(None, ge=1, le=4096, description="DNA generators: reverse steps per sample "
-                                                                           "(default: the model's own, as `sample`).")
+    symmetric: bool = Param(False, when={"method": ["rtn", "gptq", "decoupleq"]},
+                            description="Symmetric grid (scale only, no zero); NUPES is always symmetric.")
+    act_order: bool = Param(True, when={"method": ["gptq", "decoupleq"]},
+                            description="GPTQ/decoupleQ: process columns by decreasing Hessian diagonal.")
+    skip: list[str] = Param(
+        default_factory=list, max_length=64, advanced=True,
+        description="Layer-name patterns (fnmatch, e.g. 'head' or 'blocks.*.fc') left in full precision.")
+    include_conv1d: bool = Param(
+        True, advanced=True,
+        description="Also quantize Conv1d layers (DNA models), as linear maps of their unfolded input.")
+    int8_matmul: bool = Param(
+        False, when={"bits": [8], "symmetric": [True]}, advanced=True,
+        description="8-bit symmetric per-channel only: run linear layers as int8 x int8 matmuls with activations "
+                    "quantized per token at run time.")
+    eval_reward: Optional[ArtifactRef] = Param(
+        None, advanced=True,
+        description="DNA generators: the held-out oracle that scores samples before and after (default: the eval "
+                    "oracle a finetune model records, else the task's true activity).")
+    n_samples: int = Param(256, ge=16, le=8192, advanced=True,
+                           description="DNA generators: sequences sampled (same seed) from the fp and the quantized "
+                                       "model to score.")
+    sampling_steps: Optional[int] = Param(None, ge=1, le=4096, advanced=True,
+                                          description="DNA generators: reverse steps per sample (default: the model's "
+                                                      "own, as `sample`).")
     n_calibration: int = Field(128, ge=1, le=4096, description="Calibration samples (windows, images, noised points).")
-    decoupleq: DecoupleQOptions = Field(default_factory=DecoupleQOptions, description="decoupleQ options.")
-    nupes_steps: int = Field(100, ge=0, le=5000, description="NUPES: Adam steps learning the exponent and the weights.")
+    decoupleq: DecoupleQOptions = Param(default_factory=DecoupleQOptions, when={"method": ["decoupleq"]},
+                                        description="decoupleQ options.")
+    nupes_steps: int = Param(100, ge=0, le=5000, when={"method": ["nupes"]},
+                             description="NUPES: Adam steps learning the exponent and the weights.")

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import Discriminator, Field, Tag, model_validator
+from pydantic import ConfigDict, Discriminator, Field, Tag, model_validator
 
-from ml.params import ArtifactRef, CommonParams, Strict
+from ml.params import ArtifactRef, CommonParams, PRESETS, Strict
+from ml.sample.presets import PRESETS as EXAMPLES
 from ml.sample.gmm import DEFAULT_MEANS, DEFAULT_STDS, DEFAULT_WEIGHTS
 
 SAMPLER_NAMES = ("ddim", "dpm_solver_1", "dpm_solver_2", "dpm_solver_3", "dpm_solver_pp_2m", "dpm_solver_pp_3m",
@@ -49,6 +50,7 @@ ModelSpec = Annotated[Union[Annotated[GmmModel, Tag("gmm")], Annotated[ArtifactR
 
 
 class Params(CommonParams):
+    model_config = ConfigDict(json_schema_extra={PRESETS: EXAMPLES})
     model: ModelSpec = Field(GmmModel(),
                              description='{"type": "gmm", ...} (exact ground truth) or {"artifact": id} (a trained model).')
     schedule: Optional[Literal["vp_linear", "vp_cosine", "edm", "flow"]] = Field(

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from ml.data.toys import GMM_PRESET
 from ml.dna.params import DnaTask
-from ml.params import ArtifactRef, CommonParams, Strict
+from ml.params import ArtifactRef, CommonParams, PRESETS, Strict
+from ml.train.presets import PRESETS as EXAMPLES
 from ml.sample.params import SAMPLER_NAMES
 
 TeacherSampler = Literal[("auto",) + SAMPLER_NAMES]  # on a flow, euler/heun mean rf_euler/rf_heun
@@ -55,6 +56,7 @@ Objective = Literal["vp_eps", "vp_x0", "vp_v", "rectified_flow", "reflow", "dist
 
 
 class Params(CommonParams):
+    model_config = ConfigDict(json_schema_extra={PRESETS: EXAMPLES})
     data: Data = Field(default_factory=MoonsData, description="What to learn: a 2-D toy, the 8x8 digits, or the DNA task.")
     objective: Objective = Field("rectified_flow", description=(
         "vp_*: VP diffusion predicting eps / x0 / v; rectified_flow: 1-RF; reflow: 2-RF on (noise, teacher ODE output) "

@@ -71,9 +71,9 @@ def test_launch_sample_watch_it_live_and_download(new_page, celery_worker, user,
     assert seen[-1] == 1 and any(0 < v < 1 for v in seen), seen
     assert page.evaluate("window.__loadedOnce") is True  # the same document all along: no reload
 
-    chart = page.locator(".chart[data-metric]").first
-    expect(chart).to_have_attribute("data-points", re.compile(r"^[1-9]\d*$"))
-    expect(chart.locator("canvas")).to_be_visible()
+    # its one metric, reported once, is a row of the result table (the charts are for curves)
+    expect(page.get_by_role("row", name=re.compile(r"^exact_rmse\b"))).to_have_count(1)
+    expect(page.locator('.chart[data-metric="exact_rmse"]')).to_have_count(0)
     scatter = page.locator(".preview-scatter canvas").first
     expect(scatter).to_be_visible()
     expect(page.locator("#params")).to_contain_text("12")
@@ -281,3 +281,115 @@ def test_pages_fit_a_narrow_screen(new_page, user):
         page.goto(url)
         page.wait_for_load_state("networkidle")
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, url
+
+
+def shown(locator):
+    """The field is on screen or under a closed "Advanced" fold: neither it nor a box around it is hidden."""
+    return locator.evaluate("el => !el.closest('[hidden]')")
+
+
+@pytest.mark.worker
+def test_train_form_shows_the_fields_of_the_objective_and_a_preset_runs(new_page, celery_worker, user):
+    from ml.data.toys import GMM_PRESET
+
+    page = new_page(user)
+    page.goto("/jobs/new/?kind=train")
+    objective = page.get_by_label("Objective", exact=True)
+    expect(objective).to_have_value("rectified_flow")
+    slimflow = [page.locator(f'[data-field="{name}"]') for name in ("slimflow_anneal", "slimflow_guidance")]
+    for field in slimflow:
+        expect(field).to_be_attached()
+        assert not shown(field)  # a plain flow has no SlimFlow knobs
+    objective.select_option("slimflow")
+    for field in slimflow:
+        assert shown(field)
+    page.get_by_label("Data type").select_option("gmm")
+    expect(page.locator("#p-data-means")).not_to_have_value("")  # a working mixture, not an empty box
+    page.get_by_label("Preset").select_option("quick demo")
+    expect(objective).to_have_value("rectified_flow")
+    assert not any(shown(field) for field in slimflow)
+    expect(page.get_by_label("Data type")).to_have_value("gmm")
+    expect(page.locator("#p-data-means")).to_have_value(
+        re.compile(r"^\[\[2(\.0)?,0(\.0)?\],\[1(\.0)?,1\.732\]"))  # the mixture filled in, not an empty box
+    with page.expect_response(lambda r: r.url.endswith("/api/jobs/") and r.request.method == "POST") as answer:
+        page.get_by_role("button", name="Launch").click()
+    assert answer.value.status == 201, answer.value.text()
+    page.wait_for_url(JOB_URL)
+    job = page.request.get(f"/api/jobs/{JOB_URL.search(page.url).group(1)}/").json()
+    assert job["params"]["objective"] == "rectified_flow" and job["params"]["steps"] == 200
+    assert job["params"]["data"]["means"] == GMM_PRESET["means"]
+    assert not {"slimflow_anneal", "slimflow_guidance", "split"} & set(job["params"])  # hidden: not sent
+    expect(page.locator("#status .badge")).to_have_text("succeeded", timeout=180_000)
+
+    # a metric reported at one step only (a last evaluation) is a row of the result table, not a chart
+    events = page.request.get(f"/api/jobs/{job['id']}/events/?after=0").json()
+    events = events.get("results", events) if isinstance(events, dict) else events
+    steps = {}
+    for e in events:
+        if e["type"] == "metric":
+            steps.setdefault(e["data"]["name"], set()).add(e["data"]["step"])
+    once = sorted(n for n, s in steps.items() if len(s) == 1)
+    curves = sorted(n for n, s in steps.items() if len(s) > 1)
+    assert once and curves, steps
+    expect(page.locator(f'.chart[data-metric="{curves[0]}"] canvas')).to_be_visible()
+    for name in once:
+        expect(page.locator("#result tr", has=page.locator("th", has_text=re.compile(rf"^{re.escape(name)}$")))
+               ).to_have_count(1)
+        expect(page.locator(f'.chart[data-metric="{name}"]')).to_have_count(0)
+
+
+def test_job_page_puts_a_metric_reported_once_in_the_result_table(new_page, user):
+    from django.utils import timezone
+
+    from jobs.models import JobEvent
+
+    job = Job.objects.create(owner=user, kind="train", status="succeeded", progress=1.0, params={},
+                             result={"final_loss": 0.25})
+    JobEvent.objects.bulk_create([JobEvent(job=job, seq=i + 1, type="metric", ts=timezone.now(),
+                                           data={"name": "loss", "value": 1.0 / (i + 1), "step": i})
+                                  for i in range(5)] + [
+        JobEvent(job=job, seq=6, type="metric", ts=timezone.now(), data={"name": "fd", "value": 1.25, "step": 4}),
+        JobEvent(job=job, seq=7, type="metric", ts=timezone.now(),
+                 data={"name": "final_loss", "value": 0.3, "step": 4})])
+    page = new_page(user)
+    page.goto(f"/jobs/{job.id}/")
+    expect(page.locator('.chart[data-metric="loss"]')).to_have_attribute("data-points", "5")
+    expect(page.locator('.chart[data-metric="loss"] canvas')).to_be_visible()
+    expect(page.get_by_role("row", name=re.compile(r"^fd\b"))).to_contain_text("1.25")
+    expect(page.locator('.chart[data-metric="fd"]')).to_have_count(0)
+    # a single value the result already holds is not repeated: the result's own wins
+    expect(page.locator("#result tr", has_text="final_loss")).to_have_count(1)
+    expect(page.locator("#result tr", has_text="final_loss")).to_contain_text("0.25")
+    expect(page.locator(".chart")).to_have_count(1)
+
+
+def test_quantize_form_shows_each_methods_own_fields_and_sends_only_them(new_page, user):
+    page = new_page(user)
+    page.goto("/jobs/new/?kind=quantize")
+    method = page.get_by_label("Method", exact=True)
+    expect(method).to_have_value("gptq")
+    nupes, act_order = page.locator('[data-field="nupes_steps"]'), page.locator('[data-field="act_order"]')
+    decoupleq = page.locator('[data-field="decoupleq"]')
+    assert shown(act_order) and not shown(nupes) and not shown(decoupleq)
+    method.select_option("nupes")
+    assert shown(nupes) and not shown(act_order) and not shown(decoupleq)
+    method.select_option("decoupleq")
+    assert shown(decoupleq) and shown(act_order) and not shown(nupes)
+    expect(page.locator("details.advanced > summary").first).to_have_text("Advanced")
+    assert page.locator('details.advanced [data-field="include_conv1d"]').count() == 1
+    # bad values, one of them under the fold: the 400 names only them (nothing hidden was sent to be
+    # refused), each message shows beside its field, and the fold opens to show its own
+    page.locator("#p-decoupleq-max_iter").fill("99")
+    fold = page.locator("details.advanced", has=page.locator("#p-n_samples"))
+    fold.locator("summary").click()
+    page.locator("#p-n_samples").fill("5")
+    fold.locator("summary").click()
+    expect(page.locator("#p-n_samples")).to_be_hidden()
+    with page.expect_response(lambda r: r.url.endswith("/api/jobs/") and r.request.method == "POST") as answer:
+        page.get_by_role("button", name="Launch").click()
+    assert answer.value.status == 400
+    body = answer.value.json()
+    assert set(body["params"]) == {"decoupleq.max_iter", "n_samples"}, body
+    expect(page.locator("#error-p-decoupleq-max_iter")).to_contain_text("20")
+    expect(page.locator("#error-p-n_samples")).to_be_visible()
+    expect(page.locator("#error-p-n_samples")).to_contain_text("16")

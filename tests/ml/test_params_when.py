@@ -32,3 +32,21 @@ def test_a_field_inside_its_objective_or_left_out_is_accepted():
 def test_the_schema_carries_the_rule_for_the_form():
     prop = Job.model_json_schema()["properties"]["guidance"]
     assert prop["x-when"] == {"objective": ["slimflow"]} and prop["x-advanced"] is True
+
+
+def test_applicable_drops_what_a_shared_config_gives_beyond_the_chosen_objective():
+    from ml.params import applicable
+
+    shared = {"guidance": 2.0}
+    assert applicable(Job, {**shared, "objective": "slimflow"}) == {"guidance": 2.0, "objective": "slimflow"}
+    assert applicable(Job, {**shared, "objective": "flow"}) == {"objective": "flow"}
+    assert applicable(Job, shared) == {}  # the default objective is flow
+    Job.model_validate(applicable(Job, shared))
+
+
+def test_a_dump_leaves_out_what_does_not_apply_so_it_validates_again():
+    # the API stores the dump of the validated params and validates it again (the queue, the worker)
+    dumped = Outer().model_dump(mode="json")
+    assert dumped == {"job": {"objective": "flow"}}
+    Outer.model_validate(dumped)
+    assert Job(objective="slimflow").model_dump() == {"objective": "slimflow", "guidance": 1.0}

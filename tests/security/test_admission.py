@@ -99,8 +99,8 @@ USED_CONFIGS = [
     ("train", {"data": {"type": "dna", "length": 200, "n_data": 20000, "n_reference": 20000},
                "objective": "masked_diffusion", "steps": 3000, "batch_size": 128, "width": 64, "depth": 10}),  # bench_drakes
     ("finetune", {"model": REF, "reward": REF, "eval_reward": REF, "sampling_steps": 64, "truncate_steps": 25,
-                  "batch_size": 32, "grad_accum": 1, "n_samples": 640, "eval_every": 0, "checkpoint_every": 0,
-                  "particles": 64}),  # bench_drakes standard
+                  "batch_size": 32, "grad_accum": 1, "n_samples": 640, "eval_every": 0,
+                  "checkpoint_every": 0}),  # bench_drakes standard, as its DRAKES runs get it (ml.params.applicable)
     ("finetune", {"model": REF, "reward": REF, "eval_reward": REF}),  # the defaults (the paper's 32 x 50)
     ("quantize", {"model": {"builtin": "char_transformer", "size": "full"}, "method": "decoupleq", "bits": 2}),
 ]

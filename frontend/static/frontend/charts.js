@@ -3,6 +3,7 @@
 import uPlot from "uplot";
 import { formatValue } from "./format.js";
 import { overlayData, metricNames } from "./overlay.js";
+import { MetricSeries } from "./metrics.js";
 
 const PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2"];
 
@@ -23,58 +24,67 @@ function width(el) {
   return Math.max(240, Math.floor(w >= 800 ? Math.min(600, (w - 16) / 2) : w - 4));
 }
 
-/** Live charts of one job. `add(name, step, value)` buffers; redraw happens once per frame. */
+/** Live charts of one job. `add(name, step, value)` buffers; redraw happens once per frame. A metric
+ * gets its chart at its second point: until then it is a single value, handed to `onSingles({name:
+ * value})` for the result table (one chart per final score would bury the curves). */
 export class MetricCharts {
-  constructor(container, { onFirst } = {}) {
+  constructor(container, { onFirst, onSingles } = {}) {
     this.container = container;
+    this.series = new Map();
     this.charts = new Map();
     this.dirty = new Set();
     this.onFirst = onFirst;
+    this.onSingles = onSingles;
     this.frame = null;
   }
 
   add(name, step, value) {
-    let c = this.charts.get(name);
-    if (!c) {
-      if (this.charts.size === 0) this.onFirst?.();
-      const box = chartBox(this.container, name);
-      box.dataset.metric = name;
-      c = { box, xs: [], ys: [], plot: null };
-      this.charts.set(name, c);
-    }
-    // Steps arrive in order from one run; a retried attempt may repeat steps: keep the latest.
-    const last = c.xs.length - 1;
-    if (last >= 0 && step <= c.xs[last]) {
-      let i = c.xs.length;
-      while (i > 0 && c.xs[i - 1] >= step) i--;
-      c.xs.length = i;
-      c.ys.length = i;
-    }
-    c.xs.push(step);
-    c.ys.push(value);
+    if (!this.series.has(name)) this.series.set(name, new MetricSeries());
+    this.series.get(name).add(step, value);
     this.dirty.add(name);
     this.frame ??= requestAnimationFrame(() => this.flush());
   }
 
+  /** {name: value} of the metrics reported once so far. */
+  singles() {
+    const out = {};
+    for (const [name, s] of this.series) if (!this.charts.has(name) && s.size === 1) out[name] = s.ys[0];
+    return out;
+  }
+
   flush() {
     this.frame = null;
+    let singlesChanged = false;
     for (const name of this.dirty) {
-      const c = this.charts.get(name);
-      c.box.dataset.points = String(c.xs.length);
+      const s = this.series.get(name);
+      let c = this.charts.get(name);
+      if (!c && s.size < 2) {
+        singlesChanged = true;
+        continue;
+      }
+      if (!c) {
+        if (this.charts.size === 0) this.onFirst?.();
+        const box = chartBox(this.container, name);
+        box.dataset.metric = name;
+        c = { box, plot: null };
+        this.charts.set(name, c);
+        singlesChanged = true;
+      }
+      c.box.dataset.points = String(s.size);
       if (!c.plot) {
         c.plot = new uPlot({
           width: width(this.container), height: 200,
           scales: { x: { time: false } },
           legend: { show: true },
-          // uPlot shows point markers by itself while the series is sparse (a single point too)
           series: [{ label: "step" }, { label: name, stroke: PALETTE[0], width: 1.5 }],
           axes: [{ label: "step" }, {}],
-        }, [c.xs, c.ys], c.box);
+        }, [s.xs, s.ys], c.box);
       } else {
-        c.plot.setData([c.xs, c.ys]);
+        c.plot.setData([s.xs, s.ys]);
       }
     }
     this.dirty.clear();
+    if (singlesChanged) this.onSingles?.(this.singles());
   }
 }
 

@@ -1,6 +1,6 @@
 // Renders field descriptions (schema.js) as labelled inputs, and shows errors next to them.
 import { h } from "./api.js";
-import { matchVariant, getPath } from "./schema.js";
+import { applies, currentValues, foldAdvanced, initialValue, initialVariant } from "./schema.js";
 
 const ACRONYMS = { nfe: "NFE", lr: "LR", kl: "KL", dna: "DNA", id: "ID", gmm: "GMM", cfg: "CFG", smc: "SMC", tds: "TDS" };
 
@@ -19,15 +19,47 @@ function rangeText(f) {
   return parts.join(", ");
 }
 
+// the field description each rendered wrapper stands for, so that visibility can be recomputed
+const described = new WeakMap();
+const watched = new WeakMap(); // container -> the fields rendered in it
+
 /** Renders `fields` into `container`. `initial`: params to prefill (else schema defaults).
- * `models`: the user's model artifacts for "artifact" fields. */
+ * `models`: the user's model artifacts for "artifact" fields. Fields whose `when` does not hold are
+ * hidden (and not sent, see collectParams); `advanced` ones go under an "Advanced" fold. */
 export function renderFields(container, fields, { initial = null, models = [] } = {}) {
-  container.replaceChildren(...fields.map((f) => renderField(f, initial, models)));
+  container.replaceChildren(...renderList(fields, initial, models));
+  if (!watched.has(container)) {
+    // a union's own listener re-renders its branch first; this one, on the way up, runs after it
+    for (const type of ["change", "input"]) {
+      container.addEventListener(type, () => updateVisibility(container, watched.get(container)));
+    }
+  }
+  watched.set(container, fields);
+  updateVisibility(container, fields);
 }
 
-function valueFor(f, initial) {
-  const v = initial ? getPath(initial, f.path) : undefined;
-  return v !== undefined ? v : f.default;
+/** Common fields first, then the advanced ones folded. */
+function renderList(fields, initial, models) {
+  const { common, advanced } = foldAdvanced(fields);
+  const out = common.map((f) => renderField(f, initial, models));
+  if (advanced.length) {
+    out.push(h("details", { class: "advanced" }, h("summary", {}, "Advanced"),
+      ...advanced.map((f) => renderField(f, initial, models))));
+  }
+  return out;
+}
+
+/** Hides the fields that do not apply now, and a fold left with nothing to show. */
+export function updateVisibility(container, fields) {
+  const form = container.closest("form") ?? container;
+  const values = currentValues(fields, (n) => readControl(form, n), (n) => readVariant(form, n));
+  for (const el of container.querySelectorAll("[data-field]")) {
+    const f = described.get(el);
+    if (f?.when) el.hidden = !applies(f, values);
+  }
+  for (const fold of container.querySelectorAll("details.advanced")) {
+    fold.hidden = ![...fold.children].some((c) => c.tagName !== "SUMMARY" && !c.hidden);
+  }
 }
 
 function describedBy(f) {
@@ -45,13 +77,19 @@ function wrap(f, control, extra = []) {
 }
 
 function renderField(f, initial, models) {
-  const value = valueFor(f, initial);
+  const el = renderControl(f, initial, models);
+  described.set(el, f);
+  return el;
+}
+
+function renderControl(f, initial, models) {
+  const value = initialValue(f, initial);
   const common = { id: fid(f.name), name: f.name, "aria-describedby": describedBy(f) };
   switch (f.kind) {
     case "object":
       return h("fieldset", { class: "group", "data-field": f.name }, h("legend", {}, niceLabel(f.label)),
         f.help ? h("p", { class: "help" }, f.help) : null,
-        ...f.fields.map((x) => renderField(x, initial, models)));
+        ...renderList(f.fields, initial, models));
     case "union":
       return renderUnion(f, initial, models);
     case "boolean": {
@@ -87,14 +125,23 @@ function renderField(f, initial, models) {
 }
 
 function renderUnion(f, initial, models) {
-  const given = initial ? getPath(initial, f.path) : undefined;
-  const current = matchVariant(f, given ?? f.default);
+  const { variant: current, initial: start } = initialVariant(f, initial);
   const body = h("div", { class: "variant-body" });
   const select = h("select", { id: fid(f.name), name: `${f.name}#variant`, "aria-describedby": describedBy(f) },
     f.variants.map((v) => h("option", { value: v.value, selected: v === current }, v.label)));
-  const show = (v, init) => body.replaceChildren(...v.fields.map((x) => renderField(x, init, models)));
+  let shown = null;
+  const show = (v, init) => {
+    // tag values of one branch (reflow, slimflow) share its fields: keep what was typed there
+    if (shown?.branch === v.branch && shown.fields === v.fields) return;
+    shown = v;
+    body.replaceChildren(...renderList(v.fields, init, models));
+  };
   select.addEventListener("change", () => show(f.variants.find((v) => v.value === select.value), null));
-  show(current, given !== undefined ? initial : null);
+  show(current, start);
+  if (f.root) {
+    // the kind's params are this union (train: one branch per objective): its select heads the form
+    return h("div", { class: "union root-union", "data-field": f.name }, wrap(f, select), body);
+  }
   return h("fieldset", { class: "group union", "data-field": f.name }, h("legend", {}, niceLabel(f.label)),
     wrap({ ...f, label: `${niceLabel(f.label)} type`, help: f.help }, select), body);
 }
@@ -120,7 +167,11 @@ export function showErrors(form, errors) {
   const orphans = [];
   let first = null;
   const idOf = (n) => (n === "kind" ? "kind" : n === "name" ? "job-name" : fid(n));
-  const errorOf = (n) => form.querySelector(`#error-${CSS.escape(n === "kind" || n === "name" ? n : fid(n))}`);
+  // a field hidden because it does not apply has no place to show an error: the summary says it
+  const errorOf = (n) => {
+    const p = form.querySelector(`#error-${CSS.escape(n === "kind" || n === "name" ? n : fid(n))}`);
+    return p && !p.parentElement?.closest("[hidden]") ? p : null;
+  };
   for (const [name, messages] of Object.entries(errors)) {
     let target = name;
     let p = name ? errorOf(name) : null;
@@ -135,6 +186,7 @@ export function showErrors(form, errors) {
     }
     p.hidden = false;
     p.textContent = messages.join(" ");
+    for (let fold = p.closest("details"); fold; fold = fold.parentElement?.closest("details")) fold.open = true;
     const control = form.querySelector(`#${CSS.escape(idOf(target))}`);
     control?.setAttribute("aria-invalid", "true");
     first ??= control;

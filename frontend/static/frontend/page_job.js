@@ -2,6 +2,7 @@
 import { openEventStream, reconnectOnWake, jobSocketUrl } from "./events.js";
 import { EtaTracker } from "./eta.js";
 import { MetricCharts } from "./charts.js";
+import { resultRows } from "./metrics.js";
 import { previewFor } from "./previews.js";
 import { api, bootData, h, statusBadge } from "./api.js";
 import { formatBytes, formatDuration, formatValue, flatten, TERMINAL } from "./format.js";
@@ -15,7 +16,17 @@ let logLines = [];
 let refreshTimer = null;
 const previewed = new Set();
 
-const charts = new MetricCharts($("charts"), { onFirst: () => $("no-metrics")?.remove() });
+let lastResult = null;
+let singleMetrics = {};
+const charts = new MetricCharts($("charts"), {
+  onFirst: () => $("no-metrics")?.remove(),
+  onSingles: (singles) => {
+    singleMetrics = singles;
+    const note = $("no-metrics");
+    if (note && Object.keys(singles).length) note.textContent = "Values reported once are in the result table.";
+    showResult();
+  },
+});
 
 function setProgress(p) {
   const v = Math.max(0, Math.min(1, p));
@@ -50,11 +61,16 @@ function appendLog(text) {
   if (atBottom) pre.scrollTop = pre.scrollHeight;
 }
 
-function table(obj, caption) {
-  const rows = Object.entries(flatten(obj));
+function table(obj, caption, rows = Object.entries(flatten(obj))) {
   if (!rows.length) return h("p", { class: "empty" }, "—");
   return h("table", { class: "kv" }, h("caption", { class: "visually-hidden" }, caption),
     h("tbody", {}, rows.map(([k, v]) => h("tr", {}, h("th", { scope: "row" }, k), h("td", {}, formatValue(v))))));
+}
+
+// the job's result, and the metrics reported once (see MetricCharts) beside it
+function showResult() {
+  const rows = resultRows(flatten(lastResult), singleMetrics);
+  $("result").replaceChildren(rows.length ? table(null, "result", rows) : h("p", { class: "empty" }, "No result yet."));
 }
 
 function renderJob(job) {
@@ -62,8 +78,8 @@ function renderJob(job) {
   // Events are fresher than the row; only let the row move the bar forward.
   if (typeof job.progress === "number" && job.progress > $("progress").value) setProgress(job.progress);
   $("params").replaceChildren(table(job.params, "params"));
-  $("result").replaceChildren(job.result && Object.keys(job.result).length
-    ? table(job.result, "result") : h("p", { class: "empty" }, "No result yet."));
+  lastResult = job.result;
+  showResult();
   $("error").hidden = !job.error;
   $("error").textContent = job.error ?? "";
   const waiting = job.status === "queued" ? job.waiting_reason : null;

@@ -1,12 +1,13 @@
 // New job page: the form of the chosen kind, built from its JSON Schema (/api/job-kinds/).
 import { api, apiAll, bootData, h } from "./api.js";
-import { describeSchema, collectParams, errorsByField } from "./schema.js";
+import { describeSchema, collectParams, errorsByField, formErrors, presetsOf } from "./schema.js";
 import { renderFields, readControl, readVariant, showErrors } from "./form.js";
 
 const boot = bootData();
 const form = document.getElementById("job-form");
 const kindSelect = document.getElementById("kind");
 const paramsBox = document.getElementById("params");
+const presetSelect = document.getElementById("preset");
 const summary = document.getElementById("form-errors");
 const state = document.getElementById("launch-state");
 let kinds = [];
@@ -19,10 +20,16 @@ function showSummary(messages) {
     ? [h("p", {}, "The job was not created:"), h("ul", {}, messages.map((m) => h("li", {}, m)))] : []));
 }
 
+const currentKind = () => kinds.find((k) => k.name === kindSelect.value);
+
 function renderKind(initialParams) {
-  const kind = kinds.find((k) => k.name === kindSelect.value);
+  const kind = currentKind();
   document.getElementById("kind-help").textContent = kind
     ? [kind.description, kind.queue ? `Runs on queue “${kind.queue}”.` : ""].filter(Boolean).join(" ") : "";
+  const presets = Object.keys(presetsOf(kind?.params_schema));
+  document.getElementById("preset-field").hidden = !presets.length;
+  presetSelect.replaceChildren(h("option", { value: "" }, initialParams ? "(as started from)" : "(defaults)"),
+    ...presets.map((name) => h("option", { value: name }, name)));
   if (!kind) {
     paramsBox.replaceChildren();
     return;
@@ -31,6 +38,17 @@ function renderKind(initialParams) {
   renderFields(paramsBox, fields, { initial: initialParams, models });
   showSummary([]);
 }
+
+presetSelect.addEventListener("change", () => {
+  const kind = currentKind();
+  if (!kind) return;
+  // "(defaults)" / "(as started from)": the job this form was opened from, if it is of this kind
+  const preset = presetSelect.value ? presetsOf(kind.params_schema)[presetSelect.value]
+    : kind.name === boot.kind ? boot.params : null;
+  renderFields(paramsBox, fields, { initial: preset ?? null, models });
+  showErrors(form, {});
+  showSummary([]);
+});
 
 async function load() {
   const [k, m] = await Promise.all([api("/api/job-kinds/"), apiAll("/api/artifacts/?kind=model")]);
@@ -72,7 +90,7 @@ form.addEventListener("submit", async (event) => {
     return;
   }
   state.textContent = "";
-  const byField = r.status === 400 ? errorsByField(r.data) : { "": [r.data?.detail ?? `Error ${r.status}`] };
+  const byField = r.status === 400 ? formErrors(fields, errorsByField(r.data)) : { "": [r.data?.detail ?? `Error ${r.status}`] };
   showSummary(showErrors(form, byField));
 });
 

@@ -5,11 +5,45 @@
  * {path: ["model", "means"], name: "model.means", label, help, kind, required, default,
  *  min, max, exclusiveMin, exclusiveMax, maxLength, options, variants, fields}
  * kind: "integer" | "number" | "string" | "boolean" | "enum" | "json" | "object" | "union" | "artifact".
- * "union": `variants` = [{label, value, fields, tag: {key, value} | null}];
- * "artifact": an id of one of the user's model artifacts (ml.params.ArtifactRef). */
+ * "union": `variants` = [{label, value, fields, tag: {key, value} | null, branch}]; a discriminated union
+ *   has one variant per tag value (a branch may take several, e.g. objective reflow | slimflow);
+ * "artifact": an id of one of the user's model artifacts (ml.params.ArtifactRef).
+ * `when` ({sibling: [values]}, ml.params.WHEN): the field applies only while a sibling takes one of those
+ * values; `advanced` (ml.params.ADVANCED): the form folds it under "Advanced".
+ * A kind whose params are a discriminated union at the root (train: one branch per objective) gives one
+ * field of kind "union" with `root: true`, path [] and the discriminator's name. */
+export const WHEN = "x-when";
+export const ADVANCED = "x-advanced";
+export const PRESETS = "x-presets";
+
 export function describeSchema(schema) {
   const root = schema;
-  return objectFields(root, resolve(root, schema), []);
+  const top = resolve(root, schema);
+  if ((top.oneOf || top.anyOf) && !top.properties) return [rootUnion(root, top)];
+  return objectFields(root, top, []);
+}
+
+/** Fields in the form's order: the common ones, then those folded under "Advanced", each in schema order. */
+export function foldAdvanced(fields) {
+  return { common: fields.filter((f) => !f.advanced), advanced: fields.filter((f) => f.advanced) };
+}
+
+/** The kind's named example params ({"quick demo": {...}, "paper config": {...}}), from the schema. */
+export function presetsOf(schema) {
+  const p = schema?.[PRESETS];
+  return p && typeof p === "object" ? p : {};
+}
+
+function rootUnion(root, top) {
+  const variants = unionVariants(root, top, [], top);
+  const key = variants.find((v) => v.tag)?.tag.key ?? "type";
+  const first = resolve(root, (top.oneOf ?? top.anyOf)[0]);
+  const tagProp = first.properties?.[key] ? resolve(root, first.properties[key]) : {};
+  return {
+    path: [], name: key, label: humanize(key), help: tagProp.description ?? top.description ?? "",
+    required: true, nullable: false, root: true, kind: "union", variants,
+    default: { [key]: tagProp.default ?? tagProp.const ?? variants[0]?.value },
+  };
 }
 
 function resolve(root, node) {
@@ -49,8 +83,10 @@ function describe(root, rawProp, path, required) {
     label: prop.title && prop.title !== humanize(key).replace(/\b\w/g, (c) => c.toUpperCase()) ? prop.title : humanize(key),
     help: prop.description ?? "",
     required,
-    default: prop.default,
+    default: prop.default ?? prop.examples?.[0],
     nullable: false,
+    when: prop[WHEN] ?? rawProp[WHEN] ?? null,
+    advanced: Boolean(prop[ADVANCED] ?? rawProp[ADVANCED]),
   };
   // Optional[X] is anyOf [X, {type: null}]
   const alts = prop.anyOf ?? prop.oneOf;
@@ -61,7 +97,7 @@ function describe(root, rawProp, path, required) {
       const inner = resolve(root, nonNull[0]);
       prop = { ...inner, ...withoutAlts(prop) };
     } else {
-      return { ...base, kind: "union", variants: nonNull.map((v, i) => variant(root, v, path, prop, i)) };
+      return { ...base, kind: "union", variants: unionVariants(root, { ...prop, oneOf: nonNull, anyOf: undefined }, path, prop) };
     }
   }
   if (isArtifactRef(prop)) return { ...base, kind: "artifact" };
@@ -95,12 +131,30 @@ function isArtifactRef(prop) {
   return prop.type === "object" && p && "artifact" in p && Object.keys(p).every((k) => k === "artifact" || k === "path");
 }
 
+function unionVariants(root, node, path, parent) {
+  const alts = (node.oneOf ?? node.anyOf).filter((a) => a.type !== "null");
+  const key = parent.discriminator?.propertyName;
+  const out = [];
+  alts.forEach((raw, i) => {
+    const one = variant(root, raw, path, parent, i);
+    const tagProp = key && one.tag ? resolve(root, resolve(root, raw).properties[key]) : null;
+    // a branch that several tag values share (Literal["reflow", "slimflow"]) is one variant per value
+    const values = tagProp?.enum ?? (tagProp ? [one.tag.value] : [null]);
+    for (const value of values) {
+      out.push(value === null ? one
+        : { ...one, label: String(value), value: String(value), tag: { key, value }, branch: `b${i}` });
+    }
+  });
+  return out;
+}
+
 function variant(root, rawVariant, path, parent, index) {
   const v = resolve(root, rawVariant);
   if (isArtifactRef(v)) {
-    return { label: "one of my models", value: "artifact", tag: null,
+    return { label: "one of my models", value: "artifact", tag: null, branch: `b${index}`,
       fields: [{ path: [...path, "artifact"], name: [...path, "artifact"].join("."), label: "Model artifact",
-        help: v.properties.artifact.description ?? "", required: true, kind: "artifact", nullable: false }] };
+        help: v.properties.artifact.description ?? "", required: true, kind: "artifact", nullable: false,
+        when: null, advanced: false }] };
   }
   // ml/ tags its unions with a "type" key (STYLE/HELPERS: discriminated unions on "type")
   const tagKey = parent.discriminator?.propertyName
@@ -114,7 +168,8 @@ function variant(root, rawVariant, path, parent, index) {
     const only = Object.keys(v.properties)[0];
     label = only === "builtin" ? "built-in" : humanize(only).toLowerCase();
   }
-  return { label: String(label), value: String(tagValue ?? `v${index}`), tag: tagKey ? { key: tagKey, value: tagValue } : null, fields };
+  return { label: String(label), value: String(tagValue ?? `v${index}`), tag: tagKey ? { key: tagKey, value: tagValue } : null,
+    fields, branch: `b${index}` };
 }
 
 /** The variant a default value (or a prefilled value) belongs to, by tag or by keys. */
@@ -170,20 +225,63 @@ export function coerce(field, raw) {
   }
 }
 
+/** The chosen variant of a union, by its select's value (the first when none is chosen). */
+function pickVariant(f, picked) {
+  return f.variants.find((x) => x.value === picked) ?? f.variants[0];
+}
+
+/** What each sibling a `when` rule may name holds now: {name: value} over the fields the form shows,
+ * a union's chosen tag included ("objective" of a root union, "data.type"). An empty box counts as
+ * its default: that is what the server will use. */
+export function currentValues(fields, read, chosen) {
+  const out = {};
+  const walk = (list) => {
+    for (const f of list) {
+      if (f.kind === "object") walk(f.fields);
+      else if (f.kind === "union") {
+        const picked = chosen(f.name);
+        if (picked === "" || picked == null) continue;
+        const v = pickVariant(f, picked);
+        if (v.tag) out[[...f.path, v.tag.key].join(".")] = v.tag.value;
+        walk(v.fields);
+      } else {
+        const r = coerce({ ...f, required: false }, read(f.name));
+        out[f.name] = "value" in r ? r.value : f.default;
+      }
+    }
+  };
+  walk(fields);
+  return out;
+}
+
+/** Whether `f` applies given the siblings' current values (a rule on a sibling the form does not
+ * show is not the form's to judge: the server's 400 says it). */
+export function applies(f, values) {
+  if (!f.when) return true;
+  const parent = f.path.slice(0, -1);
+  return Object.entries(f.when).every(([key, allowed]) => {
+    const name = [...parent, key].join(".");
+    return !(name in values) || allowed.some((a) => a === values[name]);
+  });
+}
+
 /** Builds params from the fields and `read(name)` -> raw value, `chosen(name)` -> variant value
- * of a union. Returns {params, errors: {name: [message]}}. */
+ * of a union. A field that does not apply (its `when`) is not sent: the server would refuse it.
+ * Returns {params, errors: {name: [message]}}. */
 export function collectParams(fields, read, chosen) {
   const params = {};
   const errors = {};
+  const values = currentValues(fields, read, chosen);
   const walk = (list) => {
     for (const f of list) {
+      if (!applies(f, values)) continue;
       if (f.kind === "object") {
         walk(f.fields);
       } else if (f.kind === "union") {
         const picked = chosen(f.name);
         if (picked === "" || picked == null) continue; // "default": let the server choose
-        const v = f.variants.find((x) => x.value === picked) ?? f.variants[0];
-        setPath(params, f.path, getPath(params, f.path) ?? {});
+        const v = pickVariant(f, picked);
+        if (f.path.length) setPath(params, f.path, getPath(params, f.path) ?? {});
         if (v.tag) setPath(params, [...f.path, v.tag.key], v.tag.value);
         walk(v.fields);
       } else {
@@ -195,6 +293,60 @@ export function collectParams(fields, read, chosen) {
   };
   walk(fields);
   return { params, errors };
+}
+
+/** The value a field shows first: from `initial` params (a preset, a job being relaunched), else its
+ * default. */
+export function initialValue(f, initial) {
+  const v = initial ? getPath(initial, f.path) : undefined;
+  return v !== undefined ? v : f.default;
+}
+
+/** The variant a union shows first, and the params its fields start from. */
+export function initialVariant(f, initial) {
+  const given = initial ? (f.path.length ? getPath(initial, f.path) : initial) : undefined;
+  return { variant: matchVariant(f, given ?? f.default), initial: given !== undefined ? initial : null };
+}
+
+/** What the form holds right after rendering `fields` from `initial`: {raw: {name: text}, chosen:
+ * {name: variant}}, as form.js fills the controls. `picks` ({union name: variant}) are choices made
+ * afterwards: a newly chosen branch starts from its defaults, as in the form. */
+export function prefill(fields, initial, picks = {}) {
+  const raw = {};
+  const chosen = {};
+  const walk = (list, init) => {
+    for (const f of list) {
+      if (f.kind === "object") walk(f.fields, init);
+      else if (f.kind === "union") {
+        let { variant, initial: next } = initialVariant(f, init);
+        const picked = picks[f.name] && pickVariant(f, picks[f.name]);
+        if (picked && picked.branch !== variant.branch) next = null;
+        variant = picked || variant;
+        chosen[f.name] = variant.value;
+        walk(variant.fields, next);
+      } else {
+        const v = initialValue(f, init);
+        raw[f.name] = f.kind === "boolean" ? Boolean(v) : v == null ? "" : f.kind === "json" ? JSON.stringify(v) : String(v);
+      }
+    }
+  };
+  walk(fields, initial);
+  return { raw, chosen };
+}
+
+/** Field errors of a 400 under the names of the form: a root union's errors come located under the
+ * chosen tag ("slimflow.steps"), the form names the field "steps". */
+export function formErrors(fields, errors) {
+  const top = fields.length === 1 && fields[0].root ? fields[0] : null;
+  if (!top) return errors;
+  const tags = new Set(top.variants.map((v) => v.value));
+  const out = {};
+  for (const [name, messages] of Object.entries(errors)) {
+    const [head, ...rest] = name.split(".");
+    const key = tags.has(head) && rest.length ? rest.join(".") : name;
+    (out[key] ??= []).push(...messages);
+  }
+  return out;
 }
 
 /** A 400 answer -> {name: [messages]} with names as in the form ("nfe", "model.means"),

@@ -2,8 +2,9 @@
 import pytest
 
 from ml.dna import train_job
-from ml.finetune import run
+from ml.finetune import Params, run
 from ml.finite import Diverged
+from ml.params import applicable
 from ml.reporting import PrintReporter
 
 TINY = {"data": {"length": 16, "n_data": 400, "n_reference": 400}, "batch_size": 16, "width": 16, "depth": 2}
@@ -34,6 +35,6 @@ def diverged_inputs(tmp_path_factory):
 def test_a_diverged_model_stops_the_finetune_at_step_1(diverged_inputs, tmp_path, method, message):
     rep = reporter(tmp_path)
     with pytest.raises(Diverged, match=message):
-        run(dict(FT, method=method, lr=1e-3, **diverged_inputs), rep)
+        run(applicable(Params, dict(FT, method=method, lr=1e-3, **diverged_inputs)), rep)
     assert not [e for e in rep.events if e["type"] == "progress"]
     assert not (tmp_path / "checkpoint").exists() and not (tmp_path / "model.safetensors").exists()

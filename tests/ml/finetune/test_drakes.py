@@ -5,9 +5,10 @@ import pytest
 import torch
 
 from ml.dna.smoke import SMOKE_TASK
-from ml.finetune import run
+from ml.finetune import Params, run
 from ml.finetune.drakes import sample_relaxed
 from ml.nets.dnaconv import dnaconv
+from ml.params import applicable
 from ml.reporting import PrintReporter
 from tests.ml.finetune.samples import per_sample, z
 
@@ -17,8 +18,9 @@ SMOKE_FT = {"sampling_steps": 32, "truncate_steps": 8, "batch_size": 16, "grad_a
 
 
 def params(smoke, **kw):
-    return dict(SMOKE_FT, model={"path": str(smoke["model"])}, reward={"path": str(smoke["reward"])},
-                eval_reward={"path": str(smoke["eval_reward"])}, **kw)
+    # the DRAKES knobs go only to DRAKES (a baseline refuses them)
+    return applicable(Params, dict(SMOKE_FT, model={"path": str(smoke["model"])}, reward={"path": str(smoke["reward"])},
+                                   eval_reward={"path": str(smoke["eval_reward"])}, **kw))
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,8 @@ budget, with three seeds."""
 import pytest
 
 from ml.dna.smoke import SMALL_ORACLE, SMALL_TASK, smoke_artifacts
-from ml.finetune import run
+from ml.finetune import Params, run
+from ml.params import applicable
 from ml.reporting import PrintReporter
 from tests.ml.finetune.samples import per_sample, z
 
@@ -33,8 +34,9 @@ def runs(small, tmp_path_factory):
     out = {}
     for name, kw in METHODS.items():
         rep = PrintReporter(tmp_path_factory.mktemp(name), quiet_progress=True, stream=open("/dev/null", "w"))
-        res = run(dict(SMALL_FT, model={"path": str(small["model"])}, reward={"path": str(small["reward"])},
-                       eval_reward={"path": str(small["eval_reward"])}, **kw), rep)
+        res = run(applicable(Params, dict(SMALL_FT, model={"path": str(small["model"])},
+                                          reward={"path": str(small["reward"])},
+                                          eval_reward={"path": str(small["eval_reward"])}, **kw)), rep)
         out[name] = (res, per_sample(small, rep.out_dir, SMALL_TASK))
     return out
 

@@ -3,6 +3,7 @@ that select by the reward oracle raise it."""
 import pytest
 
 from ml.finetune import Params, run
+from ml.params import applicable
 from ml.reporting import PrintReporter
 from tests.ml.finetune.samples import per_sample, se_of_difference
 
@@ -10,8 +11,8 @@ FAST = {"sampling_steps": 16, "n_samples": 64, "particles": 16}
 
 
 def go(smoke, tmp_path, **kw):
-    p = dict(FAST, model={"path": str(smoke["model"])}, reward={"path": str(smoke["reward"])},
-             eval_reward={"path": str(smoke["eval_reward"])}, **kw)
+    p = applicable(Params, dict(FAST, model={"path": str(smoke["model"])}, reward={"path": str(smoke["reward"])},
+                                eval_reward={"path": str(smoke["eval_reward"])}, **kw))
     return run(p, PrintReporter(tmp_path, quiet_progress=True, stream=open("/dev/null", "w")))
 
 
