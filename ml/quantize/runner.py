@@ -18,8 +18,8 @@ from ml.quantize.block_stage import block_stage
 from ml.quantize.model import candidate_layers, quantize_model
 from ml.quantize.packed import QuantLinear, formula_bits, load_quantized
 from ml.quantize.params import BuiltinModel, Params
-from ml.quantize.tasks_dna import lineage_oracle
-from ml.quantize.tasks import artifact_task, builtin_task, measure
+from ml.quantize.testbed_dna import lineage_oracle
+from ml.quantize.testbed import artifact_testbed, builtin_testbed, measure
 from ml.reporting import check_stop, write_json
 
 
@@ -77,13 +77,13 @@ def run(params, reporter) -> dict:
     torch.manual_seed(p.seed)
     if isinstance(p.model, BuiltinModel):
         reporter.log(f"training/loading builtin model {p.model.builtin} ({p.model.size}) from seed {p.seed}")
-        task = builtin_task(p.model.builtin, p.model.size, p.seed, p.n_calibration)
+        task = builtin_testbed(p.model.builtin, p.model.size, p.seed, p.n_calibration)
         source = {"builtin": p.model.builtin, "size": p.model.size}
     else:
         model, cfg = load_model(p.model.path, "cpu")
         if cfg.get("quantization"):
             raise ValueError("this model is already quantized")
-        task = artifact_task(model, cfg, p.seed, p.n_calibration, p.n_samples, _eval_oracle(p, cfg, reporter),
+        task = artifact_testbed(model, cfg, p.seed, p.n_calibration, p.n_samples, _eval_oracle(p, cfg, reporter),
                              p.sampling_steps)
         source = {"path": str(p.model.path), "artifact": p.model.artifact}
     reporter.log(f"metric: {task.notes}")

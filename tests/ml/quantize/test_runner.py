@@ -7,7 +7,7 @@ from ml.finite import Diverged
 from ml.modelio import load_model, save_model
 from ml.quantize import Params, run
 from ml.quantize.model import quantize_model
-from ml.quantize.tasks import artifact_task, builtin_task
+from ml.quantize.testbed import artifact_testbed, builtin_testbed
 from ml.reporting import PrintReporter
 
 API_KEYS = {"metric_before", "metric_after", "packed_bytes", "bits_per_weight", "layers", "metric_name",
@@ -29,7 +29,7 @@ def test_digits_gptq_w4_result_artifact_and_sizes(tmp_path):
     kinds = {e["data"]["name"]: e["data"]["kind"] for e in rep.events if e["type"] == "artifact"}
     assert kinds["model.safetensors"] == "model" and kinds["model.json"] == "config"
     model, cfg = load_model(tmp_path)
-    task = builtin_task("digits_mlp", "small", 0, 8)
+    task = builtin_testbed("digits_mlp", "small", 0, 8)
     assert task.metric(model) == res["metric_after"]  # the saved artifact is the model that was measured
     assert cfg["quantization"]["bits"] == 4 and len(cfg["quantization"]["layers"]) == 3
 
@@ -68,7 +68,7 @@ def test_diffusion_artifacts_calibrate_on_noised_data_with_time():
     torch.manual_seed(0)
     cfg = {"arch": "x", "prediction": "eps", "schedule": "vp_linear", "data_shape": [2],
            "data": {"type": "gmm", "means": [[-2.0, 0.0], [2.0, 0.0]], "stds": [0.3, 0.3], "weights": [0.5, 0.5]}}
-    task = artifact_task(Denoiser(), cfg, 0, 64)
+    task = artifact_testbed(Denoiser(), cfg, 0, 64)
     x, t = task.calib[0]
     assert x.shape == (64, 2) and t.shape == (64,) and 0 < float(t.min()) and float(t.max()) <= 1
     assert task.metric_name == "fd"
