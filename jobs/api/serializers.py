@@ -7,7 +7,7 @@ from .. import admission
 from ..access import jobs_for
 from ..models import Artifact, Job, JobEvent
 from ..registry import KINDS, available_kinds
-from ..resolve import BadReference, lookup
+from ..resolve import BadReference, lookup, resolve_artifacts
 from ..workers import live_queues, waiting_reason
 from .nul import MESSAGE as NUL_MESSAGE, nul_path
 
@@ -127,6 +127,10 @@ class JobCreateSerializer(serializers.Serializer):
             refs = lookup(dumped, self.context["request"].user)
         except BadReference as exc:
             raise serializers.ValidationError({"params": {exc.field: [str(exc)]}})
+        try:  # choices that depend on a model (a sampler of the other kind) are checked once its folder is known
+            kind.params.model_validate(resolve_artifacts(dumped, self.context["request"].user))
+        except PydanticValidationError as exc:
+            raise serializers.ValidationError({"params": pydantic_errors(exc)})
         attrs["validated_params"] = params
         attrs["params"] = dumped
         attrs["input_artifacts"] = [art for _f, _r, art in refs]

@@ -92,15 +92,17 @@ class Params(CommonParams):
 
     @model_validator(mode="after")
     def _fits_the_model(self):
-        if isinstance(self.model, GmmModel):
-            misfits = self.misfits(None)
-        else:
+        known, cfg = True, None
+        if not isinstance(self.model, GmmModel):
             cfg = _known_config(self.model)
-            misfits = [] if cfg is None else self.misfits(cfg)
+            known = cfg is not None
+        misfits = self.misfits(cfg) if known else []
         if misfits:
             raise ValidationError.from_exception_data(type(self).__name__, [
                 InitErrorDetails(type=PydanticCustomError("wrong_model", message), loc=(name,),
                                  input=getattr(self, name)) for name, message in misfits])
+        if known and self.sampler is None:  # written out, so a job's stored params say which sampler ran
+            self.sampler = self.sampler_for(cfg)
         return self
 
     def model_kind(self, cfg: dict | None) -> str:
