@@ -15,7 +15,7 @@ from typing import Annotated, Literal, Optional, Union
 from pydantic import Discriminator, Field, Tag, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from ml.params import ArtifactRef, CommonParams, Param, Strict
+from ml.params import WHEN, ArtifactRef, CommonParams, Param, Strict
 from ml.sample.gmm import DEFAULT_MEANS, DEFAULT_STDS, DEFAULT_WEIGHTS
 from ml.sample.grids import FINAL_STEPS, GRIDS
 from ml.sample.model import PREDICTIONS
@@ -55,13 +55,13 @@ class GmmModel(Strict):
         return self
 
 
-def _model_kind(v):
+def _model_spec_tag(v):
     t = v.get("type") if isinstance(v, dict) else getattr(v, "type", None)
     return "gmm" if t == "gmm" else "artifact"
 
 
 ModelSpec = Annotated[Union[Annotated[GmmModel, Tag("gmm")], Annotated[ArtifactRef, Tag("artifact")]],
-                      Discriminator(_model_kind)]
+                      Discriminator(_model_spec_tag)]
 
 
 class Params(CommonParams):
@@ -105,27 +105,24 @@ class Params(CommonParams):
             self.sampler = self.sampler_for(cfg)
         return self
 
-    def model_kind(self, cfg: dict | None) -> str:
-        """'masked' or 'continuous' for a model with this model.json (None: a gmm)."""
-        return "masked" if (cfg or {}).get("prediction") == "masked" else "continuous"
-
     def sampler_for(self, cfg: dict | None) -> str:
-        return self.sampler or DEFAULT_SAMPLER[self.model_kind(cfg)]
+        return self.sampler or DEFAULT_SAMPLER[model_kind(cfg)]
 
     def misfits(self, cfg: dict | None) -> list[tuple[str, str]]:
         """(field, why) for every choice the model cannot take; cfg is its model.json, None for a gmm."""
         what = "a gmm model" if cfg is None else "this model"
-        if cfg is not None and self.model_kind(cfg) == "continuous" and cfg.get("prediction") not in PREDICTIONS:
-            return [("model", f"{what} predicts {cfg.get('prediction')!r} and cannot be sampled (an oracle "
-                              f"scores sequences; sample the masked diffusion model it scores)")]
-        if self.model_kind(cfg) == "masked":
+        if cfg is not None and model_kind(cfg) == "continuous" and cfg.get("prediction") not in PREDICTIONS:
+            hint = " (an oracle scores sequences: sample the masked diffusion model it scores)" \
+                if cfg.get("prediction") == "oracle" else ""
+            return [("model", f"{what} predicts {cfg.get('prediction')!r} and cannot be sampled{hint}")]
+        if model_kind(cfg) == "masked":
             out = [] if self.sampler in (None, *MASKED_SAMPLER_NAMES) else [
                 ("sampler", f"{self.sampler!r} is an ODE solver for continuous models; this model is a masked "
                             f"diffusion model: choose {' or '.join(MASKED_SAMPLER_NAMES)}")]
             fields = type(self).model_fields
             out += [(name, "applies to ODE solvers only; this model is a masked diffusion model")
                     for name in sorted(self.model_fields_set) if fields[name].json_schema_extra
-                    and fields[name].json_schema_extra.get("x-when") == ODE
+                    and fields[name].json_schema_extra.get(WHEN) == ODE
                     and getattr(self, name) != fields[name].get_default(call_default_factory=True)]
             if self.nfe < 2:
                 out.append(("nfe", "a masked sampler needs at least 2 (one reverse step and the final argmax)"))
@@ -134,6 +131,11 @@ class Params(CommonParams):
             return [("sampler", f"{self.sampler!r} samples masked diffusion models; {what} is continuous: "
                                 f"choose an ODE solver such as {DEFAULT_SAMPLER['continuous']!r}")]
         return []
+
+
+def model_kind(cfg: dict | None) -> str:
+    """'masked' or 'continuous' for a model with this model.json (None: a gmm)."""
+    return "masked" if (cfg or {}).get("prediction") == "masked" else "continuous"
 
 
 def _known_config(model: ArtifactRef) -> dict | None:

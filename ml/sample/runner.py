@@ -15,7 +15,7 @@ from ml.reporting import check_stop
 from ml.sample import chunks as chunk_store
 from ml.sample.grids import make_grid
 from ml.sample.model import Model
-from ml.sample.params import GmmModel, Params
+from ml.sample.params import GmmModel, Params, model_kind
 from ml.sample.samplers import get_sampler
 from ml.sample.schedules import get_schedule
 
@@ -121,7 +121,7 @@ def run(params, reporter) -> dict:
         misfits = p.misfits(cfg)  # the params validated before the folder was known (a terminal run's dict)
         if misfits:
             raise ValueError("; ".join(f"{name}: {why}" for name, why in misfits))
-        if p.model_kind(cfg) == "masked":
+        if model_kind(cfg) == "masked":
             from ml.dna.sample_job import run_sample  # masked diffusion: the DNA task scores the sequences
 
             return run_sample(net, cfg, p, reporter)

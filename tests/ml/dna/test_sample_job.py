@@ -55,6 +55,9 @@ def test_a_sampler_of_the_other_kind_is_refused_naming_sampler(smoke):
     assert list(_errors({"model": masked, "sampler": "mdlm_ddpm", "grid": "logsnr"})) == [("grid",)]
     assert list(_errors({"model": masked, "save_noise": True})) == [("save_noise",)]
     assert list(_errors({"model": masked, "nfe": 1})) == [("nfe",)]
+    # an oracle is no generator: refused on `model`, with what to sample instead
+    errs = _errors({"model": {"path": str(smoke["reward"])}})
+    assert list(errs) == [("model",)] and "sample the masked diffusion model it scores" in errs[("model",)]
     # what the API stores (every default written out) validates again on the worker
     stored = Params.model_validate({"model": masked, "nfe": 5}).model_dump(mode="json", exclude_none=True)
     assert Params.model_validate(stored).sampler_for({"prediction": "masked"}) == "mdlm_ddpm"
