@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from ml.quantize import run  # noqa: E402
-from ml.quantize.tasks import builtin_task  # noqa: E402
+from ml.quantize.testbed import builtin_testbed  # noqa: E402
 from ml.reporting import PrintReporter  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -100,7 +100,7 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     groups = [32, -1] if args.quick else GROUPS
     t0 = time.perf_counter()
-    task = builtin_task("char_transformer", args.size, 0, 8)
+    task = builtin_testbed("char_transformer", args.size, 0, 8)
     fp_ppl = task.metric(task.model)
     print(f"char transformer ({args.size}): {sum(p.numel() for p in task.model.parameters())} params, "
           f"fp32 perplexity {fp_ppl:.4f} (train/load {time.perf_counter() - t0:.1f} s)")

@@ -23,7 +23,7 @@ from .api.nul import MESSAGE as NUL_MESSAGE, nul_path
 from .events import record, record_new
 from .models import Artifact, Job
 from .registry import KINDS, get_kind
-from .resolve import BadReference, lookup
+from .resolve import BadReference, lookup, resolve_artifacts
 from .tasks import enqueue, job_dir
 
 
@@ -109,6 +109,10 @@ def submission(user, kind_name: str, raw, name: str = "") -> Submission:
         refs = lookup(dumped, user)
     except BadReference as exc:
         raise BadInput({"params": {exc.field: [str(exc)]}})
+    try:  # choices that depend on a model (a sampler of the other kind) are checked once its folder is known
+        kind.params.model_validate(resolve_artifacts(dumped, user))
+    except PydanticValidationError as exc:
+        raise BadInput({"params": pydantic_errors(exc)})
     return Submission(kind.name, dumped, name, [art for _f, _r, art in refs])
 
 

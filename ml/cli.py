@@ -1,4 +1,4 @@
-"""Shared `python -m ml.<kind> --params FILE.json --out DIR` entry point."""
+"""Shared `python -m ml.<kind> --params FILE.json --out DIR` entry point: each kind's __main__.py calls `main`."""
 from __future__ import annotations
 
 import argparse
@@ -26,6 +26,3 @@ def main(kind: str, run, argv=None) -> int:
     print(json.dumps(result, indent=2, sort_keys=True, default=str))
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], None))

@@ -90,15 +90,18 @@ def relaxed_step(logp_x0, x, m_t, m_s, tau, generator=None):
 
 
 @torch.no_grad()
-def sample(net, n, length, steps, generator=None, device="cpu", logp_fn=None):
+def sample(net, n, length, steps, generator=None, device="cpu", logp_fn=None, callback=None):
     """Ancestral sampling with `steps` reverse steps plus MDLM's final noise-removal argmax step;
-    uses steps + 1 network calls. `logp_fn(x_onehot, t)` overrides the denoiser (guidance, CFG)."""
+    uses steps + 1 network calls. `logp_fn(x_onehot, t)` overrides the denoiser (guidance, CFG);
+    `callback(i, x)` runs after reverse step i (progress, cancellation)."""
     logp_fn = logp_fn or (lambda xs, t: denoise(net, xs))
     x = torch.full((n, length), MASK, dtype=torch.long, device=device)
     ts = time_grid(steps, device)
     for i in range(steps):
         logp = logp_fn(onehot(x), ts[i])
         x = ddpm_step(logp, x, mask_prob(ts[i]), mask_prob(ts[i + 1]), generator)
+        if callback is not None:
+            callback(i, x)
     logp = logp_fn(onehot(x), ts[-1])
     return torch.where(x == MASK, logp[..., :4].argmax(-1), x)
 

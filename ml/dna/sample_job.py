@@ -1,6 +1,11 @@
-"""The `sample` kind for masked-diffusion DNA models (cfg["prediction"] == "masked"): ancestral sampling
-with `nfe` reverse steps (MDLM's final noise-removal step included in them), scored on the task's ground
-truth recorded in the model's model.json."""
+"""The `sample` kind for masked-diffusion DNA models (model.json "prediction": "masked"): the chosen masked
+sampler (`ml.sample.samplers.MASKED_SAMPLERS`) with nfe - 1 reverse steps and MDLM's final noise-removal
+step, scored on the task's ground truth recorded in the model's model.json.
+
+Sequences are drawn in chunks of `batch_size` from one seeded generator; each finished chunk is kept in
+the checkpoint with the generator's state after it, so a rerun after a cancel or a retry continues the
+same stream and ends with the sequences an uninterrupted run draws.
+"""
 from __future__ import annotations
 
 import time
@@ -9,37 +14,62 @@ import numpy as np
 import torch
 
 from ml.device import resolve_device
-from ml.dna import mdlm
 from ml.dna.fasta import write_fasta
 from ml.dna.metrics import diversity
 from ml.dna.task import build as build_task
+from ml.reporting import check_stop
+from ml.sample import chunks as chunk_store
+from ml.sample.samplers import MASKED_SAMPLERS
 
 
-def run_sample(model, cfg, params, reporter) -> dict:
-    n = int(getattr(params, "n_samples", 64) or 64)
-    nfe = int(getattr(params, "nfe", None) or cfg.get("sampling", {}).get("steps", 128) + 1)
-    seed = int(getattr(params, "seed", 0) or 0)
-    device = resolve_device(getattr(params, "device", "auto") or "auto")
+def run_sample(model, cfg: dict, p, reporter) -> dict:
+    """`p`: the sample kind's Params (ml.sample.params), already checked against this model's model.json."""
+    sampler = p.sampler_for(cfg)
+    device = resolve_device(p.device)
     model = model.to(device).eval()
     task = build_task(cfg["task"])
-    steps = max(nfe - 1, 1)   # nfe counts the final argmax step too, so the budget is honoured exactly
-    g = torch.Generator(device=device).manual_seed(seed)
-    t0, xs = time.time(), []
-    for s in range(0, n, 256):
-        xs.append(mdlm.sample(model, min(256, n - s), task.length, steps, g, device).cpu())
-        reporter.progress(min(s + 256, n), n)
+    steps = p.nfe - 1   # nfe counts the final argmax step too, so the budget is honoured exactly
+    starts = list(range(0, p.n_samples, p.batch_size))
+    total = len(starts) * steps
+    g = torch.Generator(device=device).manual_seed(p.seed)
+    folder, key = reporter.out_dir / "checkpoint", chunk_store.params_key(p)
+    kept = chunk_store.finished(folder, key) if len(starts) > 1 else []
+    xs = [c["x"] for c in kept]
+    if kept:
+        g.set_state(kept[-1]["rng"])
+        reporter.log(f"resumed from step {len(kept) * steps} ({len(kept)} of {len(starts)} chunks), "
+                     f"attempt {reporter.attempt}")
+    reporter.log(f"sampling {p.n_samples} DNA sequences of length {task.length} with {sampler} ({steps} reverse "
+                 f"steps + final argmax) on {device}")
+    check_stop(reporter)
+    t0 = time.perf_counter()
+    for k, s in enumerate(starts):
+        if k < len(kept):
+            continue
+        done = k * steps
+
+        def step_done(i, x, done=done):
+            reporter.progress(done + i + 1, total)
+            check_stop(reporter)
+
+        x = MASKED_SAMPLERS[sampler](model, min(p.batch_size, p.n_samples - s), task.length, steps, g, device,
+                                     callback=step_done).cpu()
+        xs.append(x)
+        if len(starts) > 1:
+            chunk_store.keep(folder, k, {"x": x, "rng": g.get_state()}, key)
     x = torch.cat(xs).numpy()
-    seconds = time.time() - t0
+    seconds = time.perf_counter() - t0
     f = task.true_activity(x)
     out = reporter.out_dir
     np.save(out / "samples.npy", x.astype(np.int8))
     reporter.artifact("samples.npy", out / "samples.npy", "samples")
     write_fasta(out / "sequences.fasta", x, f)
     reporter.artifact("sequences.fasta", out / "sequences.fasta", "sequences")
-    res = {"nfe_used": steps + 1, "seconds": seconds, "n_samples": n, "sampler": "mdlm_ddpm",
-           "true_activity_median": float(np.median(f)),
+    res = {"nfe_used": steps + 1, "seconds": seconds, "n_samples": p.n_samples, "sampler": sampler,
+           "chunks": len(starts), "true_activity_median": float(np.median(f)),
            "log_likelihood_exact": float(np.median(task.log_likelihood(x))),
            "accessibility_true": float(task.accessible(x).mean()), "diversity": diversity(x)}
-    reporter.log(f"{n} DNA sequences of length {task.length} with {steps} reverse steps + final argmax: "
-                 f"true activity median {res['true_activity_median']:.3f}, exact log-lik median {res['log_likelihood_exact']:.2f}")
+    reporter.log(f"{p.n_samples} DNA sequences of length {task.length} with {steps} reverse steps + final argmax: "
+                 f"true activity median {res['true_activity_median']:.3f}, exact log-lik median "
+                 f"{res['log_likelihood_exact']:.2f}")
     return res

@@ -3,7 +3,7 @@
 One file per algorithm: `rtn.py`, `gptq.py`, `decoupleq.py` (+ `pgd_round.py`, `block_stage.py`), `nupes.py`;
 `grid.py` holds the shared grid convention and `QuantizedWeight`; `packing.py` the bit-packing; `packed.py`
 the `QuantLinear` / `QuantConv1d` modules and `load_quantized`; `model.py` the sequential, hook-driven
-model pass; `tasks.py` / `builtin.py` / `fd.py` the calibration data and task metrics; `runner.py` the job.
+model pass; `testbed.py` / `testbed_dna.py` / `builtin.py` / `fd.py` the calibration data and metrics; `runner.py` the job.
 
     python -m ml.quantize --params p.json --out DIR      # p.json e.g. {"method": "decoupleq", "bits": 2,
                                                          #   "group_size": 32, "model": {"builtin": "char_transformer"}}

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from ml import nets
+from ml.durable import replace_with
 
 CHAR_CONFIGS = {
     "full": {"arch": {"d_model": 128, "n_heads": 4, "n_layers": 2, "context": 64}, "steps": 390, "batch": 32, "lr": 3e-3},
@@ -36,10 +37,8 @@ def _cached(key: dict, train_fn):
     if path.exists():
         return load_file(str(path)), True
     model = train_fn()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(tmp))
-    os.replace(tmp, path)
+    replace_with(path, lambda tmp: save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()},
+                                             str(tmp)))
     return model.state_dict(), False
 
 

@@ -13,7 +13,6 @@ import torch
 from ml.metrics import frechet_distance  # noqa: F401  (re-exported: the FD of this module)
 
 
-
 @torch.no_grad()
 def sample_ode(model, cfg: dict, noise: torch.Tensor, steps: int = 50) -> torch.Tensor:
     """ODE samples of a diffusion / flow model with the `sample` kind's solvers: DDIM (rectified-flow
@@ -22,16 +21,3 @@ def sample_ode(model, cfg: dict, noise: torch.Tensor, steps: int = 50) -> torch.
 
     flow = cfg.get("prediction") == "flow" or cfg.get("schedule") == "flow"
     return sample_model(model, cfg, noise, sampler="rf_euler" if flow else "ddim", nfe=steps)
-    ts = torch.linspace(1.0, 1e-3, steps + 1)
-    for t, s in zip(ts[:-1], ts[1:]):
-        a_t, s_t = vp_alpha_sigma(t, schedule)
-        a_s, s_s = vp_alpha_sigma(s, schedule)
-        out = model(x, torch.full((n,), float(t)))
-        if pred == "eps":
-            x0, eps = (x - s_t * out) / a_t, out
-        elif pred == "x0":
-            x0, eps = out, (x - a_t * out) / s_t
-        else:  # v = alpha eps - sigma x0
-            x0, eps = a_t * x - s_t * out, s_t * x + a_t * out
-        x = a_s * x0 + s_s * eps
-    return x

@@ -162,10 +162,17 @@ def formula_bits(bits: int, group_size: int, symmetric: bool, power: bool = Fals
     return bits + (16 if symmetric else 32) / group_size
 
 
-def load_quantized(path, cfg: dict, device="cpu") -> nn.Module:
+def quantized_model(cfg: dict, layers: dict) -> nn.Module:
+    """The model of this model.json with the quantized layers of `layers` (name -> spec) in place, their
+    tensors still to be loaded."""
     model = nets.build(cfg["arch"], **cfg.get("arch_kwargs", {}))
-    for name, spec in cfg["quantization"]["layers"].items():
+    for name, spec in layers.items():
         set_module(model, name, layer_from_spec(spec))
+    return model
+
+
+def load_quantized(path, cfg: dict, device="cpu") -> nn.Module:
+    model = quantized_model(cfg, cfg["quantization"]["layers"])
     state = load_file(str(Path(path) / "model.safetensors"), device="cpu")
     model.load_state_dict(state, strict=True)
     return model.to(device)

@@ -2,24 +2,23 @@
 from __future__ import annotations
 
 import copy
-import json
-import os
 import shutil
 import time
 from pathlib import Path
 
 import torch
 
+from ml import checkpoint
 from ml.device import resolve_device
 from ml.finite import check_finite
-from ml.modelio import load_model, read_config, save_model
+from ml.modelio import load_model, save_model
 from ml.params import parse
 from ml.quantize.block_stage import block_stage
 from ml.quantize.model import candidate_layers, quantize_model
-from ml.quantize.packed import QuantLinear, formula_bits, load_quantized
+from ml.quantize.packed import QuantLinear, formula_bits, quantized_model
 from ml.quantize.params import BuiltinModel, Params
-from ml.quantize.tasks_dna import lineage_oracle
-from ml.quantize.tasks import artifact_task, builtin_task, measure
+from ml.quantize.testbed_dna import lineage_oracle
+from ml.quantize.testbed import artifact_testbed, builtin_testbed, measure
 from ml.reporting import check_stop, write_json
 
 
@@ -77,45 +76,44 @@ def run(params, reporter) -> dict:
     torch.manual_seed(p.seed)
     if isinstance(p.model, BuiltinModel):
         reporter.log(f"training/loading builtin model {p.model.builtin} ({p.model.size}) from seed {p.seed}")
-        task = builtin_task(p.model.builtin, p.model.size, p.seed, p.n_calibration)
+        testbed = builtin_testbed(p.model.builtin, p.model.size, p.seed, p.n_calibration)
         source = {"builtin": p.model.builtin, "size": p.model.size}
     else:
         model, cfg = load_model(p.model.path, "cpu")
         if cfg.get("quantization"):
             raise ValueError("this model is already quantized")
-        task = artifact_task(model, cfg, p.seed, p.n_calibration, p.n_samples, _eval_oracle(p, cfg, reporter),
+        testbed = artifact_testbed(model, cfg, p.seed, p.n_calibration, p.n_samples, _eval_oracle(p, cfg, reporter),
                              p.sampling_steps)
         source = {"path": str(p.model.path), "artifact": p.model.artifact}
-    reporter.log(f"metric: {task.notes}")
-    model = task.model
+    reporter.log(f"metric: {testbed.notes}")
+    model = testbed.model
     fp_model = copy.deepcopy(model)
-    metric_before, extra_before = measure(task, model)
+    metric_before, extra_before = measure(testbed, model)
     # a model that already scores nan (a diverged training) gives no baseline: quantizing it proves nothing
-    check_finite(metric_before, f"{task.metric_name} of the model to quantize", "before quantization")
-    reporter.metric(task.metric_name + "_fp32", metric_before, 0)
+    check_finite(metric_before, f"{testbed.metric_name} of the model to quantize", "before quantization")
+    reporter.metric(testbed.metric_name + "_fp32", metric_before, 0)
     check_stop(reporter)
     candidates = candidate_layers(model, p.include_conv1d, p.skip)
-    ckpt = Path(reporter.out_dir) / "checkpoint"
+    ckpt, key = Path(reporter.out_dir) / "checkpoint", p.model_dump(mode="json")
     done = []
-    if (ckpt / "rows.json").exists() and (ckpt / "model.json").exists():
-        cfg = read_config(ckpt)
-        if cfg["quantization"]["params"] == p.model_dump(mode="json"):
-            model = task.model = load_quantized(ckpt, cfg, "cpu").eval()
-            done = json.loads((ckpt / "rows.json").read_text())
-            reporter.log(f"resumed from layer {len(done)}, attempt {reporter.attempt}")
+    kept = checkpoint.load(ckpt)
+    if kept is not None and kept.meta.get("params") == key:  # a checkpoint of other params is not reused
+        model = testbed.model = quantized_model(testbed.config, kept.meta["layers"])
+        model.load_state_dict(kept.tensors, strict=True)
+        model.eval()
+        done = kept.meta["rows"]
+        reporter.log(f"resumed from layer {len(done)}, attempt {reporter.attempt}")
 
-    def checkpoint(rows):
-        # model first, then rows.json (write then rename): a rows.json always describes a complete model file
-        save_model(ckpt, model, {**task.config, "quantization": {
-            "params": p.model_dump(mode="json"), "layers": {r["name"]: model.get_submodule(r["name"]).spec() for r in rows}}})
-        tmp = ckpt / "rows.json.tmp"
-        tmp.write_text(json.dumps(rows))
-        os.replace(tmp, ckpt / "rows.json")
+    def keep(rows):
+        # the weights after layer k and the rows that describe them are one step of the checkpoint: a kill
+        # between the two files leaves the previous layer's pair
+        layers = {r["name"]: model.get_submodule(r["name"]).spec() for r in rows}
+        checkpoint.save(ckpt, len(rows), model.state_dict(), {"params": key, "rows": rows, "layers": layers})
 
     def tune_block(spec):
         # decoupleQ's second stage, block by block as the layers are quantized (the repo's order)
         d = p.decoupleq
-        got = block_stage(model, fp_model, task.calib, spec, d.block_epochs, d.block_lr, d.train_norms, d.train_bias)
+        got = block_stage(model, fp_model, testbed.calib, spec, d.block_epochs, d.block_lr, d.train_norms, d.train_bias)
         if got is None:
             return None
         name = spec if isinstance(spec, str) else "+".join(spec)
@@ -124,34 +122,34 @@ def run(params, reporter) -> dict:
 
     staged = p.method == "decoupleq" and p.decoupleq.block_stage
     t0 = time.perf_counter()
-    rows = quantize_model(model, task.calib, p.method, p.bits, p.group_size, p.symmetric, method_options(p),
-                          p.skip, p.include_conv1d, reporter, done=done, on_layer=checkpoint, int8_matmul=p.int8_matmul,
-                          blocks=task.blocks if staged else (), on_block=tune_block)
+    rows = quantize_model(model, testbed.calib, p.method, p.bits, p.group_size, p.symmetric, method_options(p),
+                          p.skip, p.include_conv1d, reporter, done=done, on_layer=keep, int8_matmul=p.int8_matmul,
+                          blocks=testbed.blocks if staged else (), on_block=tune_block)
     if not rows:
         raise ValueError("no layer to quantize (all skipped?)")
     unreached = sorted(set(candidates) - {r["name"] for r in rows})
     if unreached:
         reporter.log(f"left in full precision, never called as modules by forward (no inputs to hook): {unreached}")
     seconds = time.perf_counter() - t0
-    metric_after, extra_after = measure(task, model)
+    metric_after, extra_after = measure(testbed, model)
     # the quantized weights themselves (fp16 scales can overflow) are checked as they are saved (ml/modelio.py)
-    check_finite(metric_after, f"{task.metric_name} of the quantized model", f"after quantizing {len(rows)} layers")
+    check_finite(metric_after, f"{testbed.metric_name} of the quantized model", f"after quantizing {len(rows)} layers")
     extra = {k: {"before": v, "after": extra_after[k]} for k, v in extra_before.items()}
-    reporter.metric(task.metric_name, metric_after, len(rows))
+    reporter.metric(testbed.metric_name, metric_after, len(rows))
     sizes = size_report(model, rows, p.bits, p.symmetric or p.method == "nupes")
-    reporter.log(f"{task.metric_name}: {metric_before:.4f} -> {metric_after:.4f}; {sizes['packed_bytes']} bytes packed "
+    reporter.log(f"{testbed.metric_name}: {metric_before:.4f} -> {metric_after:.4f}; {sizes['packed_bytes']} bytes packed "
                  f"vs {sizes['fp32_bytes']} fp32; {sizes['bits_per_weight']:.3f} bits/weight "
                  f"(formula {sizes['formula_bits_per_weight']:.3f}); {seconds:.1f} s")
     qinfo = {"method": p.method, "bits": p.bits, "group_size": p.group_size, "symmetric": p.symmetric,
              "act_order": p.act_order, "source": source,
              "layers": {r["name"]: model.get_submodule(r["name"]).spec() for r in rows}}
     out = Path(reporter.out_dir)
-    save_model(out, model, {**task.config, "quantization": qinfo}, reporter)
-    result = {"metric_name": task.metric_name, "metric_before": metric_before, "metric_after": metric_after,
-              "higher_is_better": task.higher_is_better, **sizes, "file_bytes": (out / "model.safetensors").stat().st_size,
+    save_model(out, model, {**testbed.config, "quantization": qinfo}, reporter)
+    result = {"metric_name": testbed.metric_name, "metric_before": metric_before, "metric_after": metric_after,
+              "higher_is_better": testbed.higher_is_better, **sizes, "file_bytes": (out / "model.safetensors").stat().st_size,
               "layers": rows, "mean_layer_error": sum(r["rel_error"] for r in rows) / len(rows),
               "seconds": seconds, "method": p.method, "bits": p.bits, "group_size": p.group_size,
-              "symmetric": p.symmetric, "act_order": p.act_order, "skip": list(p.skip), "metric_notes": task.notes,
+              "symmetric": p.symmetric, "act_order": p.act_order, "skip": list(p.skip), "metric_notes": testbed.notes,
               "block_stage": [r["block_stage"] for r in rows if "block_stage" in r],
               "extra_metrics": extra, "unreached_layers": unreached, "device": "cpu"}
     reporter.artifact("layers.json", write_json(out / "layers.json", rows), "table")

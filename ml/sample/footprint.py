@@ -8,7 +8,7 @@ With n = n_samples, b = min(batch_size, n), and a gmm model of K components in d
            + 64 b d              float64 solver state of a chunk (x, model outputs of multistep solvers)
            + 1 GB runtime
     files  = 2 (samples.npy, samples.png) + save_noise
-           + (chunks + 1 when n > b: one checkpoint per chunk, and its state.json)
+           + (2 chunks + 1 when n > b: each chunk a checkpoint part of two files, and the manifest)
 
 A trained model's own size was admitted with the `train` job that made it; its data dimension is read
 from its file at run time, so only the gmm terms are counted here.
@@ -31,6 +31,6 @@ def footprint(p: Params) -> Footprint:
     chunks = ceil_div(n, b)
     files = [Term(2 + int(p.save_noise), "samples" + (", noise" if p.save_noise else "") + " and plot", ())]
     if chunks > 1:
-        files.append(Term(chunks + 1, f"n_samples {n} / batch_size {b} = {chunks} checkpoint chunks + 1",
+        files.append(Term(2 * chunks + 1, f"2 x (n_samples {n} / batch_size {b} = {chunks} checkpoint chunks) + 1",
                           ("n_samples", "batch_size")))
     return Footprint(memory, Term(1, "1 process", ()), files)

@@ -3,38 +3,15 @@
 A stand-in for a trained network whose answer is known exactly: saved with `ml.modelio.save_model`
 (arch "gmm_exact"), it travels the whole artifact path (model.safetensors + model.json -> load -> sample)
 and the samples can still be checked against the exact ODE. t is a float tensor [batch], one noise level
-per sample, so alpha_t and sigma_t are computed here in torch.
+per sample, so alpha_t, sigma_t and their derivatives are the schedule's tensor forms.
 """
 from __future__ import annotations
-
-import math
 
 import torch
 from torch import nn
 
 from ml.sample.model import from_eps_x0
-
-
-def _alpha_sigma(schedule: str, t: torch.Tensor):
-    """alpha_t, sigma_t and their t-derivatives as tensors (formulas of ml.sample.schedules)."""
-    if schedule == "vp_linear":
-        log_a = -0.25 * t * t * 19.9 - 0.05 * t
-        a = log_a.exp()
-        da = a * (-0.5 * t * 19.9 - 0.05)
-        s = (-torch.expm1(2 * log_a)).clamp_min(0).sqrt()
-        return a, s, da, -a * da / s
-    if schedule == "vp_cosine":
-        c = 0.008
-        u = (t + c) / (1 + c) * math.pi / 2
-        a = torch.cos(u) / math.cos(c / (1 + c) * math.pi / 2)
-        da = -torch.sin(u) * math.pi / (2 * (1 + c)) / math.cos(c / (1 + c) * math.pi / 2)
-        s = (1 - a * a).clamp_min(0).sqrt()
-        return a, s, da, -a * da / s
-    if schedule == "edm":
-        return torch.ones_like(t), t, torch.zeros_like(t), torch.ones_like(t)
-    if schedule == "flow":
-        return 1 - t, t, -torch.ones_like(t), torch.ones_like(t)
-    raise ValueError(f"unknown schedule {schedule!r}")
+from ml.sample.schedules import get_schedule
 
 
 class MixtureModule(nn.Module):
@@ -45,11 +22,13 @@ class MixtureModule(nn.Module):
         w = torch.as_tensor(weights, dtype=torch.float32)
         self.register_buffer("weights", w / w.sum())
         self.schedule, self.prediction = schedule, prediction
+        self._schedule = get_schedule(schedule)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         shape = x.shape
         x = x.reshape(shape[0], -1)
-        a, s, da, ds = (v.to(x.dtype)[:, None] for v in _alpha_sigma(self.schedule, t.to(x.dtype)))
+        t, sch = t.to(x.dtype), self._schedule
+        a, s, da, ds = (v[:, None] for v in (sch.alpha(t), sch.sigma(t), sch.d_alpha(t), sch.d_sigma(t)))
         means, var0 = self.means.to(x.dtype), self.stds.to(x.dtype) ** 2
         var = a * a * var0[None] + s * s                                    # [n, K]
         diff = x[:, None, :] - a[:, :, None] * means[None]                  # [n, K, d]

@@ -24,41 +24,57 @@ from __future__ import annotations
 
 import math
 
-GRIDS = ("uniform_t", "quadratic_t", "logsnr", "karras")
+
+def uniform_t(schedule, T: float, end: float, n: int) -> list[float]:
+    return [T + (end - T) * i / n for i in range(n)] + [end]
+
+
+def quadratic_t(schedule, T: float, end: float, n: int) -> list[float]:
+    a, b = math.sqrt(T), math.sqrt(end)
+    return [T] + [(a + (b - a) * i / n) ** 2 for i in range(1, n)] + [end]
+
+
+def logsnr(schedule, T: float, end: float, n: int) -> list[float]:
+    if n == 0:
+        return [T]
+    l0, l1 = schedule.lambda_(_spaced_from(schedule, T, end)), schedule.lambda_(end)
+    return [T] + [schedule.t_of_lambda(l0 + (l1 - l0) * i / n) for i in range(1, n)] + [end]
+
+
+def karras(schedule, T: float, end: float, n: int, rho: float = 7.0) -> list[float]:
+    if n == 0:
+        return [T]
+    r0, r1 = schedule.rho(_spaced_from(schedule, T, end)) ** (1 / rho), schedule.rho(end) ** (1 / rho)
+    return [T] + [schedule.t_of_rho((r0 + (r1 - r0) * i / n) ** rho) for i in range(1, n)] + [end]
+
+
+def _spaced_from(schedule, T: float, t_eps: float) -> float:
+    # flow at t = 1 has lambda = -inf, rho = inf: space the grid from T - t_eps, keep T as first point
+    return T if is_finite(schedule.lambda_(T)) else T - t_eps
+
+
+# name -> grid(schedule, T, end, n): n + 1 times from T to end; the first two reach t_min themselves,
+# the others stop at t_eps and "denoise" appends t_min
+GRIDS = {"uniform_t": uniform_t, "quadratic_t": quadratic_t, "logsnr": logsnr, "karras": karras}
+REACH_T_MIN = ("uniform_t", "quadratic_t")
 FINAL_STEPS = ("denoise", "t_eps")
 
 
 def make_grid(schedule, kind: str, n_steps: int, final_step: str = "denoise", t_eps: float | None = None,
-              t_start: float | None = None, karras_rho: float = 7.0) -> list[float]:
+              t_start: float | None = None) -> list[float]:
     """N steps -> N + 1 times from t_start (default schedule.t_max) to t_min or t_eps."""
     if n_steps < 1:
         raise ValueError("a grid needs at least one step")
     if final_step not in FINAL_STEPS:
         raise ValueError(f"final_step must be one of {FINAL_STEPS}")
+    if kind not in GRIDS:
+        raise ValueError(f"unknown grid {kind!r}; known: {tuple(GRIDS)}")
     T = schedule.t_max if t_start is None else t_start
     t_eps = schedule.t_eps if t_eps is None else t_eps
     denoise = final_step == "denoise"
-    if kind == "uniform_t":
-        end = schedule.t_min if denoise else t_eps
-        return [T + (end - T) * i / n_steps for i in range(n_steps)] + [end]
-    if kind == "quadratic_t":
-        end = schedule.t_min if denoise else t_eps
-        a, b = math.sqrt(T), math.sqrt(end)
-        return [T] + [(a + (b - a) * i / n_steps) ** 2 for i in range(1, n_steps)] + [end]
-    n_points = n_steps if denoise else n_steps + 1      # points from T to t_eps inclusive
-    # flow at t = 1 has lambda = -inf, rho = inf: space the grid from T - t_eps, keep T as first point
-    T_space = T if is_finite(schedule.lambda_(T)) else T - t_eps
-    if n_points == 1:
-        ts = [T]
-    elif kind == "logsnr":
-        l0, l1 = schedule.lambda_(T_space), schedule.lambda_(t_eps)
-        ts = [T] + [schedule.t_of_lambda(l0 + (l1 - l0) * i / (n_points - 1)) for i in range(1, n_points - 1)] + [t_eps]
-    elif kind == "karras":
-        r0, r1 = schedule.rho(T_space) ** (1 / karras_rho), schedule.rho(t_eps) ** (1 / karras_rho)
-        ts = [T] + [schedule.t_of_rho((r0 + (r1 - r0) * i / (n_points - 1)) ** karras_rho)
-                    for i in range(1, n_points - 1)] + [t_eps]
-    else:
-        raise ValueError(f"unknown grid {kind!r}; known: {GRIDS}")
+    if kind in REACH_T_MIN:
+        return GRIDS[kind](schedule, T, schedule.t_min if denoise else t_eps, n_steps)
+    ts = GRIDS[kind](schedule, T, t_eps, n_steps - 1 if denoise else n_steps)
     return ts + [schedule.t_min] if denoise else ts
 
 

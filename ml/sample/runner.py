@@ -1,25 +1,21 @@
 """The `sample` job: draw samples from an analytic mixture or a trained model with one solver."""
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 
 from ml.device import generator, resolve_device
 from ml.finite import check_tensors
 from ml.params import parse
 from ml.reporting import check_stop
+from ml.sample import chunks as chunk_store
 from ml.sample.grids import make_grid
 from ml.sample.model import Model
-from ml.sample.params import GmmModel, Params
+from ml.sample.params import GmmModel, Params, model_kind
 from ml.sample.samplers import get_sampler
 from ml.sample.schedules import get_schedule
 
@@ -122,18 +118,22 @@ def run(params, reporter) -> dict:
             raise ValueError(f"model artifact {p.model.artifact} has no folder: the job system fills 'path', "
                              "a terminal run must give {'path': '<dir>'}")
         net, cfg = load_model(p.model.path, device)
-        if cfg.get("prediction") == "masked":
-            from ml.dna.sample_job import run_sample  # masked diffusion is sampled by its own job code
+        misfits = p.misfits(cfg)  # the params validated before the folder was known (a terminal run's dict)
+        if misfits:
+            raise ValueError("; ".join(f"{name}: {why}" for name, why in misfits))
+        if model_kind(cfg) == "masked":
+            from ml.dna.sample_job import run_sample  # masked diffusion: the DNA task scores the sequences
 
             return run_sample(net, cfg, p, reporter)
         target = _artifact_target(p, net, cfg, reporter)
     model, data_shape, dtype = target.model, target.data_shape, target.dtype
+    sampler = p.sampler_for(None)
 
     if p.t_eps is not None and p.t_eps >= model.schedule.t_max / 2:
         raise ValueError(f"t_eps={p.t_eps} must be well below the schedule's start time {model.schedule.t_max}")
-    plan, _, info = plan_grid(model.schedule, p.sampler, p.nfe, p.grid, p.final_step, p.t_eps)
+    plan, _, info = plan_grid(model.schedule, sampler, p.nfe, p.grid, p.final_step, p.t_eps)
     grid = info["grid"]
-    reporter.log(f"sampling {p.n_samples} x {data_shape} with {p.sampler} ({plan.n_steps} steps, orders {plan.orders}), "
+    reporter.log(f"sampling {p.n_samples} x {data_shape} with {sampler} ({plan.n_steps} steps, orders {plan.orders}), "
                  f"{p.nfe} NFE, grid {grid}, schedule {target.schedule}, prediction {model.prediction}, on {device}")
 
     # all noise drawn up front on the CPU from one seeded generator: chunking and device do not change it
@@ -149,8 +149,8 @@ def run(params, reporter) -> dict:
         check_stop(reporter)
 
     check_stop(reporter)
-    ckpt = ChunkCheckpoint(reporter.out_dir / "checkpoint", p) if len(chunks) > 1 else None
-    outs = ckpt.load() if ckpt else []
+    folder, key = reporter.out_dir / "checkpoint", chunk_store.params_key(p)
+    outs = [c["x"] for c in chunk_store.finished(folder, key)] if len(chunks) > 1 else []
     if outs:
         done[0] = len(outs) * plan.n_steps
         reporter.log(f"resumed from step {done[0]} ({len(outs)} of {len(chunks)} chunks), attempt {reporter.attempt}")
@@ -159,11 +159,11 @@ def run(params, reporter) -> dict:
             if k < len(outs):
                 continue
             x = x_T[c:c + p.batch_size].to(device=device, dtype=dtype)
-            x, _ = solve(model, x, p.sampler, p.nfe, grid=grid, final_step=p.final_step, t_eps=p.t_eps,
+            x, _ = solve(model, x, sampler, p.nfe, grid=grid, final_step=p.final_step, t_eps=p.t_eps,
                          callback=step_done)
             outs.append(x.float().cpu())
-            if ckpt:
-                ckpt.save(k, outs[-1])
+            if len(chunks) > 1:
+                chunk_store.keep(folder, k, {"x": outs[-1]}, key)
     samples = torch.cat(outs).numpy().astype(np.float32)
     seconds = time.perf_counter() - t_start
 
@@ -190,38 +190,11 @@ def run(params, reporter) -> dict:
 
     from ml.sample.plots import save_samples_png
 
-    title = f"{p.sampler}, {p.nfe} NFE, {grid}" + (f", RMSE {result['exact_rmse']:.3g}" if "exact_rmse" in result else "")
+    title = f"{sampler}, {p.nfe} NFE, {grid}" + (f", RMSE {result['exact_rmse']:.3g}" if "exact_rmse" in result else "")
     if save_samples_png(samples, out / "samples.png", title, reference):
         reporter.artifact("samples.png", out / "samples.png", "image")
     reporter.log(f"done in {seconds:.2f} s, {result['nfe_used']} NFE per sample")
     return result
-
-
-class ChunkCheckpoint:
-    """Finished chunks in out_dir/checkpoint (safetensors + json, write then rename), reused by a retry of
-    the same job when its params are unchanged."""
-
-    def __init__(self, folder: Path, p: Params):
-        self.folder = folder
-        self.key = hashlib.sha256(json.dumps(p.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
-
-    def load(self) -> list:
-        state = self.folder / "state.json"
-        if not state.exists():
-            return []
-        meta = json.loads(state.read_text())
-        if meta.get("key") != self.key:
-            return []
-        return [load_file(str(self.folder / f"chunk_{k}.safetensors"))["x"] for k in range(meta["chunks"])]
-
-    def save(self, k: int, x: torch.Tensor) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.folder / f"chunk_{k}.safetensors.tmp"
-        save_file({"x": x.contiguous()}, str(tmp))
-        os.replace(tmp, self.folder / f"chunk_{k}.safetensors")
-        tmp = self.folder / "state.json.tmp"
-        tmp.write_text(json.dumps({"key": self.key, "chunks": k + 1}))
-        os.replace(tmp, self.folder / "state.json")
 
 
 def _exactness(spec, sched_name, noise, samples, ts, p: Params) -> dict:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import partial
 
+from ml.dna import mdlm
 from ml.sample.ddim import ddim
 from ml.sample.deis import deis
 from ml.sample.dpm_solver import dpm_solver, fast_orders
@@ -111,6 +112,11 @@ SAMPLERS: dict[str, Sampler] = {
     "rf_euler": Sampler(rf_euler, "uniform_t", partial(multistep_plan, order=1), True),
     "rf_heun": Sampler(rf_heun, "uniform_t", heun_plan, True),
 }
+
+
+# Samplers of masked (absorbing-state) diffusion models, name -> fn(net, n, length, steps, generator, device,
+# callback=None): `nfe` - 1 reverse steps then the final argmax, nfe network calls
+MASKED_SAMPLERS = {"mdlm_ddpm": mdlm.sample}   # MDLM's ancestral ("ddpm") sampler (Sahoo et al. 2024, sec. 3.3)
 
 
 def get_sampler(name: str) -> Sampler:

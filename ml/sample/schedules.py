@@ -1,4 +1,4 @@
-"""Noise schedules x_t = alpha_t x_0 + sigma_t eps, as scalar maths on Python floats.
+"""Noise schedules x_t = alpha_t x_0 + sigma_t eps: the one place they are defined, for every kind.
 
 Every solver only needs alpha_t, sigma_t, lambda_t = log(alpha_t / sigma_t) (half log-SNR),
 rho_t = sigma_t / alpha_t (the "VE sigma" of k-diffusion / EDM), the inverse t(lambda),
@@ -14,8 +14,11 @@ and, for plain Euler in x, the derivatives alpha'_t, sigma'_t.
   log alpha interpolated piecewise-linearly, as DPM-Solver's NoiseScheduleVP('discrete') does, plus
   the point (t = 0, alpha = 1); used to compare with diffusers on its own integer timesteps.
 
-Python floats (not tensors) on purpose: solvers precompute their coefficients from these
-before the loop, so a step on CUDA never waits for the host.
+One formula per schedule serves Python floats and tensors (`_lib` picks `math` or `torch`): the
+solvers precompute their coefficients as floats before the loop, so a step on CUDA never waits for
+the host; training (`ml/train/vp.py`), quantize's calibration and the exact mixture network
+(`gmm_net.py`) evaluate the same formulas on a tensor of per-sample times. The inverses (t_of_lambda,
+t_of_rho) and `VPDiscrete` are float-only: only the solvers' grids need them.
 """
 from __future__ import annotations
 
@@ -23,6 +26,17 @@ import math
 from bisect import bisect_right
 
 import numpy as np
+import torch
+
+
+def _lib(t):
+    """`math` for a Python float, `torch` for a tensor."""
+    return torch if isinstance(t, torch.Tensor) else math
+
+
+def _const(t, value: float):
+    """`value` shaped like t (a float for a float)."""
+    return torch.full_like(t, value) if isinstance(t, torch.Tensor) else value
 
 
 class Schedule:
@@ -34,12 +48,18 @@ class Schedule:
     def log_alpha(self, t: float) -> float:
         raise NotImplementedError
 
-    def alpha(self, t: float) -> float:
-        return math.exp(self.log_alpha(t))
+    def alpha(self, t):
+        return _lib(t).exp(self.log_alpha(t))
 
-    def sigma(self, t: float) -> float:
+    def sigma(self, t):
         # sqrt(-expm1(2 log alpha)) keeps precision near t = 0 where 1 - alpha^2 cancels
-        return math.sqrt(max(-math.expm1(2.0 * self.log_alpha(t)), 0.0))
+        one_minus_alpha2 = -_lib(t).expm1(2.0 * self.log_alpha(t))
+        if isinstance(t, torch.Tensor):
+            return one_minus_alpha2.clamp_min(0.0).sqrt()
+        return math.sqrt(max(one_minus_alpha2, 0.0))
+
+    def alpha_sigma(self, t):
+        return self.alpha(t), self.sigma(t)
 
     def lambda_(self, t: float) -> float:
         s = self.sigma(t)
@@ -75,7 +95,8 @@ class VPLinear(Schedule):
         self.beta_0, self.beta_1 = beta_0, beta_1
 
     def log_alpha(self, t):
-        return -0.25 * t * t * (self.beta_1 - self.beta_0) - 0.5 * t * self.beta_0
+        # -(1/2) int_0^t beta; this grouping is the one training has always used, so its float32 figures hold
+        return -0.5 * (self.beta_0 * t + 0.5 * (self.beta_1 - self.beta_0) * t * t)
 
     def d_alpha(self, t):
         return self.alpha(t) * (-0.5 * t * (self.beta_1 - self.beta_0) - 0.5 * self.beta_0)
@@ -102,11 +123,13 @@ class VPCosine(Schedule):
         self._log_alpha_0 = math.log(math.cos(s / (1.0 + s) * math.pi / 2.0))
 
     def log_alpha(self, t):
-        return math.log(math.cos((t + self.s) / (1.0 + self.s) * math.pi / 2.0)) - self._log_alpha_0
+        # defined on [0, t_max]; at t = 1 the cosine is 0 (and rounds negative in float32)
+        m = _lib(t)
+        return m.log(m.cos((t + self.s) / (1.0 + self.s) * math.pi / 2.0)) - self._log_alpha_0
 
     def d_alpha(self, t):
         u = (t + self.s) / (1.0 + self.s) * math.pi / 2.0
-        return -math.sin(u) * math.pi / (2.0 * (1.0 + self.s)) / math.exp(self._log_alpha_0)
+        return -_lib(t).sin(u) * math.pi / (2.0 * (1.0 + self.s)) / math.exp(self._log_alpha_0)
 
     def t_of_lambda(self, lam):
         log_alpha = -0.5 * _log1pexp(-2.0 * lam)
@@ -120,16 +143,19 @@ class EDM(Schedule):
     t_eps = 0.002
 
     def log_alpha(self, t):
-        return 0.0
+        return _const(t, 0.0)
+
+    def alpha(self, t):
+        return _const(t, 1.0)
 
     def sigma(self, t):
-        return float(t)
+        return t if isinstance(t, torch.Tensor) else float(t)
 
     def d_alpha(self, t):
-        return 0.0
+        return _const(t, 0.0)
 
     def d_sigma(self, t):
-        return 1.0
+        return _const(t, 1.0)
 
     def t_of_lambda(self, lam):
         return math.exp(-lam)
@@ -144,13 +170,15 @@ class Flow(Schedule):
     t_eps = 1e-3
 
     def log_alpha(self, t):
+        if isinstance(t, torch.Tensor):
+            return torch.log1p(-t)
         return math.log1p(-t) if t < 1.0 else -math.inf
 
     def alpha(self, t):
         return 1.0 - t
 
     def sigma(self, t):
-        return float(t)
+        return t if isinstance(t, torch.Tensor) else float(t)
 
     def lambda_(self, t):
         if t <= 0.0:
@@ -161,10 +189,10 @@ class Flow(Schedule):
         return math.inf if t >= 1.0 else t / (1.0 - t)
 
     def d_alpha(self, t):
-        return -1.0
+        return _const(t, -1.0)
 
     def d_sigma(self, t):
-        return 1.0
+        return _const(t, 1.0)
 
     def t_of_lambda(self, lam):
         # lambda = log((1 - t) / t)  =>  t = sigmoid(-lambda)

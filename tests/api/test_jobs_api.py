@@ -62,6 +62,41 @@ def test_someone_elses_artifact_is_refused_with_the_field_named(api, other_user,
     assert "model.artifact" in r.json()["params"]
 
 
+def _model_artifact(job, prediction):
+    """A model artifact whose model.json says what it predicts (the solvers never run here)."""
+    import json
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from jobs.models import Artifact
+
+    Job.objects.filter(pk=job.pk).update(status="succeeded")
+    name = f"models/{job.pk}-{prediction}/model.safetensors"
+    folder = Path(settings.MEDIA_ROOT) / name
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    (folder.parent / "model.json").write_text(json.dumps({"arch": "x", "prediction": prediction}))
+    return Artifact.objects.create(job=job, name="model.safetensors", kind="model", file=name, size=1, sha256="0")
+
+
+def test_a_sampler_of_the_wrong_kind_for_the_model_is_a_400_naming_sampler(api, make_job):
+    masked = _model_artifact(make_job(), "masked")
+    r = api.post("/api/jobs/", {"kind": "sample", "params": {"model": {"artifact": masked.pk}, "sampler": "ddim"}},
+                 format="json")
+    assert r.status_code == 400, r.content
+    assert r.json() == {"params": {"sampler": [
+        "'ddim' is an ODE solver for continuous models; this model is a masked diffusion model: choose mdlm_ddpm"]}}
+    flow = _model_artifact(make_job(), "flow")
+    r = api.post("/api/jobs/", {"kind": "sample", "params": {"model": {"artifact": flow.pk}, "sampler": "mdlm_ddpm"}},
+                 format="json")
+    assert r.status_code == 400 and list(r.json()["params"]) == ["sampler"], r.content
+    assert Job.objects.count() == 2  # the two parents only
+    # the model's own kind picks the default sampler: no sampler given is no mismatch
+    r = api.post("/api/jobs/", {"kind": "sample", "params": {"model": {"artifact": masked.pk}, "nfe": 8}},
+                 format="json")
+    assert r.status_code == 201, r.content
+
+
 def test_list_filters_and_paginates(api, make_job):
     for _ in range(3):
         make_job()

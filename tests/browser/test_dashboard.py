@@ -120,8 +120,9 @@ def test_a_job_no_worker_holds_shows_the_admission_estimate_and_creates_nothing(
         page.locator("#p-batch_size").press("Enter")
     assert answer.value.status == 400
     summary = page.locator("#form-errors")
-    expect(summary).to_contain_text("writes about 200003 files (samples and plot + n_samples 200000 / batch_size 1 "
-                                    "= 200000 checkpoint chunks + 1), the limit is 10000; lower n_samples or batch_size")
+    expect(summary).to_contain_text("writes about 400003 files (samples and plot + 2 x (n_samples 200000 / batch_size "
+                                    "1 = 200000 checkpoint chunks) + 1), the limit is 10000; lower n_samples or "
+                                    "batch_size")
     expect(summary).not_to_contain_text("estimate")  # the numbers for programs stay out of the page
     assert job_count(page) == before
 

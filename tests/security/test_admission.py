@@ -56,9 +56,9 @@ def test_a_sample_job_writing_a_checkpoint_per_sample_is_a_400_counting_files(ap
     r = post(api, "sample", {"n_samples": 200_000, "batch_size": 1})
     assert r.status_code == 400, r.content
     body = r.json()
-    assert body["estimate"]["files"] == 200_003 and body["estimate"]["fields"] == ["n_samples", "batch_size"]
-    assert body["params"] == ["writes about 200003 files (samples and plot + n_samples 200000 / batch_size 1 = "
-                              "200000 checkpoint chunks + 1), the limit is 10000; lower n_samples or batch_size"]
+    assert body["estimate"]["files"] == 400_003 and body["estimate"]["fields"] == ["n_samples", "batch_size"]
+    assert body["params"] == ["writes about 400003 files (samples and plot + 2 x (n_samples 200000 / batch_size 1 = "
+                              "200000 checkpoint chunks) + 1), the limit is 10000; lower n_samples or batch_size"]
 
 
 def test_a_finetune_graph_no_worker_holds_is_a_400_naming_batch_and_truncation(api):

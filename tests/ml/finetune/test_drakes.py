@@ -1,5 +1,3 @@
-import types
-
 import numpy as np
 import pytest
 import torch
@@ -72,12 +70,12 @@ def test_drakes_reports_live_metrics_and_saves_a_sampleable_model(runs, tmp_path
     res, rep = runs["drakes"]
     assert len(rep.metrics("reward")) == 60 and len(rep.metrics("kl")) == 60
     assert len(rep.metrics("eval/true_activity_median")) == 3        # steps 0, 29, 59
-    from ml.dna.sample_job import run_sample
     from ml.modelio import load_model
+    from ml.sample import run as sample
     model, cfg = load_model(rep.out_dir)
     assert cfg["prediction"] == "masked" and cfg["finetune"]["alpha"] == 0.05
-    p = types.SimpleNamespace(n_samples=16, nfe=17, seed=0, device="cpu")
-    out = run_sample(model, cfg, p, PrintReporter(tmp_path, quiet_progress=True, stream=open("/dev/null", "w")))
+    p = {"model": {"path": str(rep.out_dir)}, "n_samples": 16, "nfe": 17, "seed": 0, "device": "cpu"}
+    out = sample(p, PrintReporter(tmp_path, quiet_progress=True, stream=open("/dev/null", "w")))
     assert out["nfe_used"] == 17
     x = np.load(tmp_path / "samples.npy")
     assert x.shape == (16, SMOKE_TASK["length"]) and x.dtype == np.int8 and x.max() < 4

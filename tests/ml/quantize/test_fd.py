@@ -1,7 +1,7 @@
 import torch
 
 from ml.quantize.fd import frechet_distance, sample_ode
-from ml.quantize.tasks_noise import vp_alpha_sigma
+from ml.sample.schedules import get_schedule
 
 
 def test_frechet_distance_of_gaussians_matches_closed_form():
@@ -17,7 +17,7 @@ def test_ddim_with_the_exact_eps_of_a_gaussian_lands_on_the_data():
     m = torch.tensor([3.0, -1.0])
 
     def eps(x, t):
-        a, s = vp_alpha_sigma(t[:, None])
+        a, s = get_schedule("vp_linear").alpha_sigma(t[:, None])
         return s * (x - a * m)
 
     noise = torch.randn(4000, 2, generator=torch.Generator().manual_seed(1))

@@ -2,13 +2,13 @@ import pytest
 import torch
 from torch import nn
 
-from ml import nets
+from ml import checkpoint, nets
 from ml.finite import Diverged
 from ml.modelio import load_model, save_model
 from ml.quantize import Params, run
 from ml.quantize.model import quantize_model
-from ml.quantize.tasks import artifact_task, builtin_task
-from ml.reporting import PrintReporter
+from ml.quantize.testbed import artifact_testbed, builtin_testbed
+from ml.reporting import Cancelled, PrintReporter
 
 API_KEYS = {"metric_before", "metric_after", "packed_bytes", "bits_per_weight", "layers", "metric_name",
             "fp32_bytes", "fp16_bytes", "formula_bytes", "seconds"}
@@ -29,7 +29,7 @@ def test_digits_gptq_w4_result_artifact_and_sizes(tmp_path):
     kinds = {e["data"]["name"]: e["data"]["kind"] for e in rep.events if e["type"] == "artifact"}
     assert kinds["model.safetensors"] == "model" and kinds["model.json"] == "config"
     model, cfg = load_model(tmp_path)
-    task = builtin_task("digits_mlp", "small", 0, 8)
+    task = builtin_testbed("digits_mlp", "small", 0, 8)
     assert task.metric(model) == res["metric_after"]  # the saved artifact is the model that was measured
     assert cfg["quantization"]["bits"] == 4 and len(cfg["quantization"]["layers"]) == 3
 
@@ -68,7 +68,7 @@ def test_diffusion_artifacts_calibrate_on_noised_data_with_time():
     torch.manual_seed(0)
     cfg = {"arch": "x", "prediction": "eps", "schedule": "vp_linear", "data_shape": [2],
            "data": {"type": "gmm", "means": [[-2.0, 0.0], [2.0, 0.0]], "stds": [0.3, 0.3], "weights": [0.5, 0.5]}}
-    task = artifact_task(Denoiser(), cfg, 0, 64)
+    task = artifact_testbed(Denoiser(), cfg, 0, 64)
     x, t = task.calib[0]
     assert x.shape == (64, 2) and t.shape == (64,) and 0 < float(t.min()) and float(t.max()) <= 1
     assert task.metric_name == "fd"
@@ -95,17 +95,19 @@ class StopAfter(PrintReporter):
 
 
 def test_cancelled_job_resumes_from_its_layer_checkpoint_with_identical_result(tmp_path):
-    from ml.reporting import Cancelled
     params = {"model": {"builtin": "digits_mlp"}, "method": "gptq", "bits": 3, "group_size": 32}
-    try:
+    with pytest.raises(Cancelled):
         run(params, StopAfter(tmp_path / "job", 2))
-        raise AssertionError("the job should have stopped")
-    except Cancelled:
-        pass
+    # stopped between layers: the weights after layer 2 and their rows are one step (ml/checkpoint.py)
+    kept = checkpoint.load(tmp_path / "job" / "checkpoint")
+    assert kept.step == 2 and [r["name"] for r in kept.meta["rows"]] == ["0", "2"]
+    assert not (tmp_path / "job" / "model.safetensors").exists()
     second = StopAfter(tmp_path / "job", 10 ** 9, attempt=2)
     resumed = run(params, second)
     assert any("resumed from layer 2, attempt 2" in e["data"].get("text", "") for e in second.events)
     fresh = run(params, _reporter(tmp_path / "fresh"))
+    a, b = load_model(tmp_path / "job")[0].state_dict(), load_model(tmp_path / "fresh")[0].state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     # the checkpoint holds the exact packed tensors, and calibration is seeded: nothing may differ
     assert resumed["metric_after"] == fresh["metric_after"]
     assert [r["name"] for r in resumed["layers"]] == [r["name"] for r in fresh["layers"]]

@@ -158,6 +158,8 @@ def test_a_retry_resumes_from_the_finished_chunks(tmp_path):
     params = {"n_samples": 40, "batch_size": 10, "nfe": 5, "exact_subset": 0}
     with pytest.raises(Cancelled):
         run(params, StopAfter(tmp_path, 12))   # stops inside the third chunk (5 steps per chunk)
+    # the cancelled run keeps its two finished chunks: one checkpoint, a part per chunk (ml/checkpoint.py)
+    assert json.loads((tmp_path / "checkpoint/manifest.json").read_text()) == {"step": 2, "parts": ["step-1", "step-2"]}
     rep = PrintReporter(tmp_path, quiet_progress=True, attempt=2)
     run(params, rep)
     logs = [e["data"]["text"] for e in rep.events if e["type"] == "log"]
@@ -189,3 +191,31 @@ def test_samples_gone_non_finite_stop_the_job_at_that_step_and_write_nothing(tmp
     k = done[-1] + 1 if done else 1
     assert str(exc.value) in (f"diverged: samples hold nan at step {k} of 10", f"diverged: samples hold inf at step {k} of 10")
     assert not (tmp_path / "samples.npy").exists()
+
+
+def test_a_checkpoint_of_other_params_is_not_reused(tmp_path):
+    with pytest.raises(Cancelled):
+        run({"n_samples": 40, "batch_size": 10, "nfe": 5, "exact_subset": 0, "seed": 1}, StopAfter(tmp_path, 12))
+    rep = PrintReporter(tmp_path, quiet_progress=True, attempt=2)
+    run({"n_samples": 40, "batch_size": 10, "nfe": 5, "exact_subset": 0, "seed": 2}, rep)
+    assert not any("resumed" in e["data"].get("text", "") for e in rep.events if e["type"] == "log")
+    fresh = tmp_path / "fresh"
+    run({"n_samples": 40, "batch_size": 10, "nfe": 5, "exact_subset": 0, "seed": 2}, _reporter(fresh))
+    np.testing.assert_array_equal(np.load(tmp_path / "samples.npy"), np.load(fresh / "samples.npy"))
+
+
+def test_the_schema_takes_the_registered_names():
+    from ml.sample.grids import GRIDS
+    from ml.sample.samplers import MASKED_SAMPLERS, SAMPLERS
+    from ml.sample.schedules import SCHEDULES
+
+    props = Params.model_json_schema()["properties"]
+
+    def names(prop):
+        return [x for alt in prop.get("anyOf", [prop]) for x in alt.get("enum", [])]
+
+    assert names(props["sampler"]) == [*SAMPLERS, *MASKED_SAMPLERS]
+    assert names(props["grid"]) == list(GRIDS) and "quadratic_t" in GRIDS
+    assert names(props["schedule"]) == list(SCHEDULES)
+    # the ODE-only fields say so, for the form and the API's 400s alike
+    assert props["grid"]["x-when"] == {"sampler": [None, *SAMPLERS]}

@@ -51,3 +51,27 @@ def test_edm_is_variance_exploding():
     s = EDM()
     assert s.alpha(3.0) == 1.0 and s.sigma(3.0) == 3.0 and s.rho(3.0) == 3.0
     assert s.t_max == 80.0 and s.t_eps == 0.002
+
+
+@pytest.mark.parametrize("name", ["vp_linear", "vp_cosine", "edm", "flow"])
+def test_tensor_forms_are_the_float_forms(name):
+    import torch
+
+    s = get_schedule(name)
+    ts = [frac * s.t_max for frac in (0.001, 0.05, 0.5, 0.9, 0.999)]
+    t = torch.tensor(ts, dtype=torch.float64)
+    for f in ("alpha", "sigma", "d_alpha", "d_sigma"):
+        got = getattr(s, f)(t)
+        assert isinstance(got, torch.Tensor) and got.shape == t.shape, f
+        # the same formula evaluated by torch instead of math: float64 rounding only
+        np.testing.assert_allclose(got.numpy(), [getattr(s, f)(x) for x in ts], rtol=1e-13, atol=1e-15, err_msg=f)
+
+
+def test_vp_sigma_keeps_its_precision_near_t_0_in_float32():
+    import torch
+
+    t = torch.tensor([1e-4, 1e-3, 1e-2], dtype=torch.float32)
+    _, sigma = VPLinear().alpha_sigma(t)
+    exact = [math.sqrt(-math.expm1(2 * VPLinear().log_alpha(x))) for x in t.double().tolist()]
+    # sqrt(1 - alpha^2) in float32 loses ~6e-8 / sigma^2 relative (3e-4 at t = 1e-3); expm1 keeps ~1e-7
+    np.testing.assert_allclose(sigma.numpy(), exact, rtol=1e-6)

@@ -1,6 +1,6 @@
-"""What a model is for: its calibration inputs and its task metric.
+"""The testbed a model is quantized on: what it is for, its calibration inputs and its metric.
 
-A `Task` gives the model, its config (to save the quantized model under the same arch), batches of
+A `Testbed` gives the model, its config (to save the quantized model under the same arch), batches of
 calibration inputs (tuples of forward arguments), held-out evaluation batches, the metric and the names
 of its blocks (for decoupleQ's block stage). Builtin models have a real task metric; a model artifact
 is recognised from its model.json:
@@ -8,7 +8,7 @@ is recognised from its model.json:
   t per its schedule; metric = Frechet distance of 50-step ODE samples (same noise before and after) to
   held-out data (`fd.py`), plus the relative output error of the denoiser on held-out noised data;
 - DNA models of the synthetic task (model.json "task"): the task's natural sequences; generators are
-  scored on samples (reward, exact log-likelihood), oracles on held-out labels (`tasks_dna.py`);
+  scored on samples (reward, exact log-likelihood), oracles on held-out labels (`testbed_dna.py`);
 - other DNA models (one-hot input, Conv1d): random sequences, with a random fraction masked for masked
   diffusion; metric = relative output error;
 - anything else whose first layer tells its input width: Gaussian inputs, relative output error.
@@ -23,12 +23,12 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ml.quantize import builtin, tasks_dna
-from ml.quantize.tasks_noise import vp_alpha_sigma
+from ml.quantize import builtin, testbed_dna
+from ml.sample.schedules import get_schedule
 
 
 @dataclass
-class Task:
+class Testbed:
     model: nn.Module
     config: dict
     calib: list                 # [tuple of forward args]
@@ -41,7 +41,7 @@ class Task:
     scores: Callable | None = None  # or all metrics at once, fn(model) -> {name: value} (one sample set for all)
 
 
-def measure(task: Task, model) -> tuple[float, dict]:
+def measure(task: Testbed, model) -> tuple[float, dict]:
     """(the task metric, the other metrics) of `model`."""
     if task.scores is not None:
         got = task.scores(model)
@@ -54,7 +54,7 @@ def _batches(tensors, batch):
     return [tuple(t[i:i + batch] for t in tensors) for i in range(0, n, batch)]
 
 
-def builtin_task(name, size, seed, n_calibration) -> Task:
+def builtin_testbed(name, size, seed, n_calibration) -> Testbed:
     gen = torch.Generator().manual_seed(seed + 1)
     if name == "char_transformer":
         model, cfg, (train, val), cached = builtin.char_transformer(size, seed)
@@ -63,12 +63,12 @@ def builtin_task(name, size, seed, n_calibration) -> Task:
         metric = lambda m: builtin.perplexity(m, val, context)  # noqa: E731
         # the final LayerNorm and the head lie outside every block: they are the last "block"
         blocks = [f"blocks.{i}" for i in range(len(model.blocks))] + [["ln_f", "head"]]
-        return Task(model, cfg, _batches((x,), 32), "perplexity", metric, False, blocks,
+        return Testbed(model, cfg, _batches((x,), 32), "perplexity", metric, False, blocks,
                     notes=f"validation perplexity on all {(len(val) - 1) // context} windows of {context} characters")
     model, cfg, (xtr, ytr, xte, yte), cached = builtin.digits_mlp(size, seed)
     idx = torch.randperm(len(xtr), generator=gen)[:n_calibration]
     metric = lambda m: builtin.accuracy(m, xte, yte)  # noqa: E731
-    return Task(model, cfg, _batches((xtr[idx],), 64), "accuracy", metric, True, [""], notes="test accuracy (30 % split)")
+    return Testbed(model, cfg, _batches((xtr[idx],), 64), "accuracy", metric, True, [""], notes="test accuracy (30 % split)")
 
 
 # --- model artifacts ---
@@ -96,15 +96,16 @@ def _data_samples(cfg, n, gen):
 def _diffusion_inputs(cfg, n, gen):
     x0 = _data_samples(cfg, n, gen)
     z = torch.randn(x0.shape, generator=gen)
-    t = torch.rand(n, generator=gen) * 0.999 + 1e-3
+    flow = cfg.get("prediction") == "flow" or cfg.get("schedule") == "flow"
+    schedule = get_schedule("flow" if flow else cfg.get("schedule", "vp_linear"))
+    # the times the model is sampled at: vp_cosine ends at its t_max (alpha -> 0 at t = 1), the others at 1
+    t_hi = 1.0 if schedule.name == "edm" else schedule.t_max
+    t = torch.rand(n, generator=gen) * (t_hi - 1e-3) + 1e-3
     tb = t.reshape(n, *([1] * (x0.dim() - 1)))
-    schedule = cfg.get("schedule", "vp_linear")
-    if cfg.get("prediction") == "flow" or schedule == "flow":
-        return ((1 - tb) * x0 + tb * z, t)
-    if schedule == "edm":
+    if schedule.name == "edm":
         sigma = torch.exp(torch.randn(n, generator=gen) * 1.2 - 1.2)
         return (x0 + sigma.reshape(tb.shape) * z, sigma)
-    alpha, sigma = vp_alpha_sigma(tb, schedule)
+    alpha, sigma = schedule.alpha_sigma(tb)
     return (alpha * x0 + sigma * z, t)
 
 
@@ -125,14 +126,14 @@ def _generic_inputs(model, n, gen):
     return (torch.randn(n, first.in_channels, 64, generator=gen),)
 
 
-def artifact_task(model, cfg, seed, n_calibration, n_samples=256, eval_oracle=None, sampling_steps=None) -> Task:
+def artifact_testbed(model, cfg, seed, n_calibration, n_samples=256, eval_oracle=None, sampling_steps=None) -> Testbed:
     gen = torch.Generator().manual_seed(seed + 1)
     dna = cfg.get("task") is not None and cfg.get("prediction") in ("masked", "oracle")
     if cfg.get("prediction") in ("eps", "x0", "v", "flow"):
         make, kind = (lambda k: _diffusion_inputs(cfg, k, gen)), "denoiser on noised data"
     elif dna:
         def make(k):
-            return tasks_dna.natural_inputs(cfg, k, int(torch.randint(0, 2 ** 31, (), generator=gen)))
+            return testbed_dna.natural_inputs(cfg, k, int(torch.randint(0, 2 ** 31, (), generator=gen)))
         kind = "outputs on the task's natural sequences" + (" (masked)" if cfg["prediction"] == "masked" else "")
     elif cfg.get("prediction") == "masked" or "dna" in str(cfg.get("arch", "")) or (cfg.get("data") or {}).get("type") == "dna":
         make, kind = (lambda k: _dna_inputs(model, cfg, k, gen)), "outputs on random DNA one-hots"
@@ -153,11 +154,11 @@ def artifact_task(model, cfg, seed, n_calibration, n_samples=256, eval_oracle=No
     notes = f"relative output error of the {kind} (held-out, vs the fp32 model)"
     if dna:
         if cfg["prediction"] == "masked":
-            name, scores, what = tasks_dna.generator_scores(cfg, n_samples, seed, eval_oracle, sampling_steps)
+            name, scores, what = testbed_dna.generator_scores(cfg, n_samples, seed, eval_oracle, sampling_steps)
         else:
-            name, scores, what = tasks_dna.oracle_scores(cfg)
+            name, scores, what = testbed_dna.oracle_scores(cfg)
         both = lambda m: {**scores(m), "relative_output_error": rel_error(m)}  # noqa: E731
-        return Task(model, cfg, calib, name, lambda m: scores(m)[name], True, [""], notes=f"{what}; also {notes}",
+        return Testbed(model, cfg, calib, name, lambda m: scores(m)[name], True, [""], notes=f"{what}; also {notes}",
                     scores=both)
     if cfg.get("prediction") in ("eps", "x0", "v", "flow") and cfg.get("schedule", "vp_linear") != "edm":
         from ml.quantize.fd import frechet_distance, sample_ode
@@ -165,7 +166,7 @@ def artifact_task(model, cfg, seed, n_calibration, n_samples=256, eval_oracle=No
         noise = torch.randn(1000, *shape, generator=gen)
         data = _data_samples(cfg, 1000, gen)
         fd = lambda m: frechet_distance(sample_ode(m, cfg, noise), data)  # noqa: E731
-        return Task(model, cfg, calib, "fd", fd, False, [""], extra={"relative_output_error": rel_error},
+        return Testbed(model, cfg, calib, "fd", fd, False, [""], extra={"relative_output_error": rel_error},
                     notes="Frechet distance (Gaussian fit, raw space) of 1000 50-step ODE samples to held-out data; "
                           + notes)
-    return Task(model, cfg, calib, "relative_output_error", rel_error, False, [""], notes=notes)
+    return Testbed(model, cfg, calib, "relative_output_error", rel_error, False, [""], notes=notes)
