@@ -12,7 +12,7 @@ from ml.device import resolve_device
 from ml.dna import mdlm
 from ml.dna.fasta import write_fasta
 from ml.dna.metrics import diversity
-from ml.dna.task import build as build_task
+from ml.dna.problem import build as build_task
 
 
 def run_sample(model, cfg, params, reporter) -> dict:

@@ -11,7 +11,7 @@ from ml.device import resolve_device
 from ml.dna import checkpoint, mdlm
 from ml.dna.fasta import write_fasta
 from ml.dna.metrics import evaluate
-from ml.dna.task import build as build_task
+from ml.dna.problem import build as build_task
 from ml.finetune import cfg as cfg_mod
 from ml.finetune import guidance
 from ml.finetune.drakes import drakes_loss

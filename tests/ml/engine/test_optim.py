@@ -2,7 +2,7 @@ import math
 
 import torch
 
-from ml.train.optim import ema_update, lr_at, make_ema
+from ml.engine.optim import ema_update, lr_at, make_ema
 
 
 def test_lr_warms_up_linearly_then_decays_by_cosine_to_zero():
