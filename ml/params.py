@@ -43,8 +43,11 @@ class Strict(BaseModel):
     def _applies(self):
         errors = []
         for name in sorted(self.model_fields_set):
-            rule = _rule(type(self).model_fields[name])
-            if not rule:
+            info = type(self).model_fields[name]
+            rule = _rule(info)
+            # its default is no choice: the API stores a job's params with every default written out, and the
+            # worker validates them again
+            if not rule or getattr(self, name) == info.get_default(call_default_factory=True):
                 continue
             for key, allowed in rule.items():
                 value = getattr(self, key)

@@ -82,8 +82,7 @@ class ContinuousParams(Training):
     data: Data = Field(default_factory=MoonsData, description="What to learn: a 2-D toy or the 8x8 digits.")
     objective: Continuous = Field("rectified_flow", description=(
         "vp_*: VP diffusion predicting eps / x0 / v; rectified_flow: 1-RF; reflow: 2-RF on (noise, teacher ODE output) "
-        "pairs; distill: k-step distillation of the teacher; slimflow: small one-step student; masked_diffusion, "
-        "oracle: DNA task."))
+        "pairs; distill: k-step distillation of the teacher; slimflow: small one-step student."))
     model: Optional[ArtifactRef] = Param(None, when={"objective": TEACHER},
                                          description="Teacher / previous model for reflow, distill, slimflow.")
     arch: Literal["auto", "mlp", "unet"] = Field("auto", description="Network: auto = MLP for 2-D toys, UNet for digits.")

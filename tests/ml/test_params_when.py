@@ -32,3 +32,10 @@ def test_a_field_inside_its_objective_or_left_out_is_accepted():
 def test_the_schema_carries_the_rule_for_the_form():
     prop = Job.model_json_schema()["properties"]["guidance"]
     assert prop["x-when"] == {"objective": ["slimflow"]} and prop["x-advanced"] is True
+
+
+def test_its_default_written_out_is_accepted_where_it_does_not_apply():
+    # the API stores params with every default (model_dump), and the worker validates that dump again
+    dumped = Job.model_validate({"objective": "flow"}).model_dump()
+    assert dumped == {"objective": "flow", "guidance": 1.0}
+    assert Job.model_validate(dumped).guidance == 1.0

@@ -9,6 +9,7 @@ from ml.dna import train_job
 from ml.finite import Diverged
 from ml.dna.smoke import SMALL_ORACLE, SMALL_TASK
 from ml.reporting import PrintReporter
+from ml.train import Params
 
 TINY = {"data": {"length": 16, "n_data": 400, "n_reference": 400}, "batch_size": 16, "width": 16}
 DEPTH = {"masked_diffusion": {"depth": 2}, "oracle": {}}  # the oracle's network has no depth
@@ -63,11 +64,13 @@ def test_accessibility_head_beats_the_majority_class_on_held_out_sequences(tmp_p
 
 @pytest.mark.parametrize("objective", ["masked_diffusion", "oracle"])
 def test_a_huge_lr_raises_diverged_at_the_nan_step_and_keeps_the_finite_checkpoint(tmp_path, objective):
-    # Adam moves every weight by ~lr in its first step: at lr 1e10 the second forward pass overflows
+    # Adam moves every weight by ~lr in its first step: at lr 1e10 (past the schema's bound, set on the
+    # validated params) the second forward pass overflows
     rep = reporter(tmp_path)
+    p = Params.model_validate(dict(TINY, **DEPTH[objective], objective=objective, steps=20, warmup_steps=0,
+                                   checkpoint_every=1)).model_copy(update={"lr": 1e10})
     with pytest.raises(Diverged, match=r"^diverged: loss is nan at step 2$"):
-        train_job.run(dict(TINY, **DEPTH[objective], objective=objective, steps=20, lr=1e10, warmup_steps=0,
-                           checkpoint_every=1), rep)
+        train_job.run(p, rep)
     assert [e["data"]["done"] for e in rep.events if e["type"] == "progress"] == [1]
     ck = checkpoint.load(tmp_path / "checkpoint")
     assert ck.step == 1

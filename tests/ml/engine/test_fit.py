@@ -20,8 +20,10 @@ MDLM = {"objective": "masked_diffusion", "data": TASK, "batch_size": 16, "width"
 ORACLE = {"objective": "oracle", "data": TASK, "batch_size": 16, "width": 16, "steps": 12, "checkpoint_every": 5}
 FLOW = {"data": {"type": "gmm"}, "width": 32, "depth": 1, "batch_size": 64, "steps": 12, "warmup_steps": 4,
         "checkpoint_every": 5, "eval_every": 4, "eval_samples": 64, "ref_nfe": 10}
-FT = {"sampling_steps": 8, "truncate_steps": 2, "batch_size": 4, "grad_accum": 2, "steps": 6, "n_samples": 16,
-      "eval_every": 2, "eval_samples": 8, "checkpoint_every": 4, "cfg_train_steps": 6}
+FT = {"sampling_steps": 8, "n_samples": 16}
+DRAKES = dict(FT, method="drakes", alpha=0.05, truncate_steps=2, batch_size=4, grad_accum=2, steps=6, eval_every=2,
+              eval_samples=8, checkpoint_every=4)
+CFG = dict(FT, method="cfg", cfg_train_steps=6)
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +42,8 @@ def jobs(inputs):
         "train_continuous": (train, FLOW),
         "masked_diffusion": (train, MDLM),
         "oracle": (train, ORACLE),
-        "drakes": (finetune, dict(FT, method="drakes", alpha=0.05, **inputs)),
-        "cfg": (finetune, dict(FT, method="cfg", **inputs)),
+        "drakes": (finetune, dict(DRAKES, **inputs)),
+        "cfg": (finetune, dict(CFG, **inputs)),
     }
 
 
@@ -51,7 +53,7 @@ KINDS = ["train_continuous", "masked_diffusion", "oracle", "drakes", "cfg"]
 @pytest.mark.parametrize("kind", KINDS)
 def test_cancel_stops_at_the_requested_step_and_leaves_its_checkpoint(kind, inputs, tmp_path):
     runner, params = jobs(inputs)[kind]
-    rep = StopAfter(tmp_path, stop_after=3)  # 3 is before every periodic checkpoint (every 4 or 5)
+    rep = StopAfter(tmp_path, stop_after=3)  # 3 is before every periodic checkpoint (every 4, 5 or 50)
     with pytest.raises(Cancelled, match=r"^stopped at step 3; checkpoint saved$"):
         runner(params, rep)
     assert rep.progress_done() == [1, 2, 3]
@@ -69,8 +71,9 @@ def _stopped_and_resumed(runner, params, folder, stop_after):
     return result
 
 
-# stopped between two periodic checkpoints (5 and 10 for the train kinds, 4 for finetune), after an evaluation
-# that drew from the run's generator: only a restored generator lets the rest of the run draw the same numbers
+# stopped past a periodic checkpoint (5 for masked_diffusion, 4 for DRAKES, none for CFG's 6 steps) and, for the
+# first two, after an evaluation that drew from the run's generator: only a restored generator lets the rest of
+# the run (and the final samples) draw the same numbers
 @pytest.mark.parametrize("kind, stop_after", [("masked_diffusion", 7), ("drakes", 3), ("cfg", 5)])
 def test_a_stopped_and_resumed_run_ends_bitwise_where_an_uninterrupted_one_ends(kind, stop_after, inputs, tmp_path):
     runner, params = jobs(inputs)[kind]
