@@ -7,9 +7,9 @@
   finished LAB_RETENTION_CHECKPOINT_DAYS ago. Queued and running jobs are never touched.
 - Every finished job's `bytes_stored` is measured again, so the storage quota follows what is on disk.
 
-Checkpoints are what the runners write under `<folder>/checkpoint/` (ml/checkpoint.py: `step-<k>/`
-folders and `manifest.json` naming the newest complete step's; an older layout without step folders:
-the folder itself is one checkpoint), wherever it sits inside the job's folder.
+Checkpoints are what the runners write under `<folder>/checkpoint/` (train: one `step-<k>/` per
+checkpoint and `latest.json` naming the newest; DNA training, finetune, sample and quantize: the
+folder itself is one checkpoint), wherever it sits inside the job's folder.
 """
 from __future__ import annotations
 
@@ -156,10 +156,9 @@ def _checkpoints(folder: Path) -> list[tuple[Path, Path, tuple]]:
 
 
 def _latest(ck: Path) -> str | None:
-    """The step folder the manifest names last (ml/checkpoint.py), the one a resume reads."""
     try:
-        return json.loads((ck / "manifest.json").read_text())["parts"][-1]
-    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return json.loads((ck / "latest.json").read_text())["folder"]
+    except (OSError, ValueError, KeyError, TypeError):
         return None
 
 

@@ -35,7 +35,7 @@ def trained(api) -> Job:
 def test_deleting_a_finished_job_removes_its_rows_events_artifacts_and_folder(api, user, celery_worker):
     job = trained(api)
     folder = job_dir(job)
-    assert (attempt_folder(folder, 1) / "checkpoint" / "manifest.json").is_file()
+    assert (attempt_folder(folder, 1) / "checkpoint" / "latest.json").is_file()
     assert JobEvent.objects.filter(job=job).count() > 5 and Artifact.objects.filter(job=job).count() >= 2
     assert stored_bytes(user) == job.bytes_stored == folder_bytes(folder) > 0
 

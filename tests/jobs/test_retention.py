@@ -66,7 +66,7 @@ def test_lab_gc_removes_orphans_and_thins_a_finished_jobs_checkpoints_and_dry_ru
     done = lab_gc()
     assert f"removed {2 + len(earlier)} folders, {5000 + leftover + earlier_bytes} bytes" in done
     assert not orphan.exists() and not (ckpt / "step-40").exists()
-    assert (ckpt / "step-60" / "tensors.safetensors").is_file() and (ckpt / "manifest.json").is_file()
+    assert (ckpt / "step-60" / "state.safetensors").is_file() and (ckpt / "latest.json").is_file()
     job.refresh_from_db()
     # the worker measured the folder before the leftover was made; now it is measured again
     assert job.bytes_stored == folder_bytes(folder) == stored
@@ -89,6 +89,6 @@ def test_lab_gc_never_touches_a_queued_jobs_folder(make_job):
     ckpt = attempt_folder(job_dir(job), 1) / "checkpoint"
     for step in (20, 40):
         (ckpt / f"step-{step}").mkdir(parents=True)
-        (ckpt / f"step-{step}" / "tensors.safetensors").write_bytes(b"x" * 100)
+        (ckpt / f"step-{step}" / "state.safetensors").write_bytes(b"x" * 100)
     assert "removed 0 folders" in lab_gc()  # two checkpoints, where a finished job keeps one
     assert sorted(p.name for p in ckpt.iterdir()) == ["step-20", "step-40"]

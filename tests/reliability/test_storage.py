@@ -70,7 +70,7 @@ def test_a_folder_written_for_other_params_is_not_resumed(lab):
     job = client(lab).get(f"/api/jobs/{job_id}/").json()
     assert job["status"] == "succeeded" and job["attempts"] == 2 and job["result"]["resumed_from"] is None
     aside = [p for p in (lab.media / "jobs").iterdir() if ".stale-" in p.name]
-    assert len(aside) == 1 and (aside[0] / "attempt-1" / "checkpoint" / "manifest.json").is_file()  # set aside, not destroyed
+    assert len(aside) == 1 and (aside[0] / "attempt-1" / "checkpoint" / "latest.json").is_file()  # set aside, not destroyed
 
 
 def test_the_workers_sweep_removes_orphaned_folders(lab):
