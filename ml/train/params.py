@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from ml.data.toys import GMM_PRESET
 from ml.dna.params import DnaTask
-from ml.params import ArtifactRef, CommonParams, Param, Strict
+from ml.params import WHEN, ArtifactRef, CommonParams, Param, Strict
 from ml.sample.params import SAMPLER_NAMES
 
 TeacherSampler = Literal[("auto",) + SAMPLER_NAMES]  # on a flow, euler/heun mean rf_euler/rf_heun
@@ -154,6 +155,33 @@ class _Objective(BaseModel):
     objective: Objective = "rectified_flow"
 
 
+def _objectives(branch) -> tuple:
+    return branch.model_fields["objective"].annotation.__args__
+
+
+def _applies_to(branch, name) -> list:
+    """The objectives a field of `branch` applies to: its `when` rule's, or all of the branch's."""
+    extra = branch.model_fields[name].json_schema_extra
+    rule = extra.get(WHEN, {}) if isinstance(extra, dict) else {}
+    return list(rule.get("objective", _objectives(branch)))
+
+
+def _named(exc: ValidationError, branch, objective) -> ValidationError:
+    """A field of another branch given here reads as the `when` rules do ("applies only when objective is
+    masked_diffusion (it is oracle)"), not as a typo ("extra inputs are not permitted")."""
+    errors = []
+    for err in exc.errors():
+        owners = [o for b in BRANCHES if b is not branch and len(err["loc"]) == 1 and err["loc"][0] in b.model_fields
+                  for o in _applies_to(b, err["loc"][0])]
+        if err["type"] == "extra_forbidden" and owners:
+            kind = PydanticCustomError("not_applicable", "applies only when objective is {allowed} (it is {value})",
+                                       {"allowed": " or ".join(owners), "value": objective})
+        else:  # the message as pydantic wrote it
+            kind = PydanticCustomError(err["type"], err["msg"].replace("{", "{{").replace("}", "}}"))
+        errors.append(InitErrorDetails(type=kind, loc=err["loc"], input=err.get("input")))
+    return ValidationError.from_exception_data(exc.title, errors)
+
+
 class Params:
     """The `train` kind's params: one of three typed branches picked by `objective` (a discriminated union:
     its JSON schema is a root `oneOf` with a `discriminator`). To the registry, the API and the CLI it looks
@@ -174,8 +202,11 @@ class Params:
         # pick the branch here rather than in the union, so an error is named by its field ("steps"),
         # not by the branch's tag ("masked_diffusion.steps"), and a missing objective takes its default
         objective = _Objective.model_validate(obj).objective
-        branch = next(b for b in BRANCHES if objective in b.model_fields["objective"].annotation.__args__)
-        return branch.model_validate(obj)
+        branch = next(b for b in BRANCHES if objective in _objectives(b))
+        try:
+            return branch.model_validate(obj)
+        except ValidationError as exc:
+            raise _named(exc, branch, objective) from None
 
     @classmethod
     def model_json_schema(cls, **kw):

@@ -63,3 +63,11 @@ def test_a_field_outside_its_objective_is_refused_by_name(params, field):
 def test_bad_params_are_rejected(bad):
     with pytest.raises(ValidationError):
         Params.model_validate(bad)
+
+
+def test_a_field_of_another_objective_reads_like_a_when_rule_not_like_a_typo():
+    with pytest.raises(ValidationError) as exc:
+        Params.model_validate({"objective": "masked_diffusion", "reflow_pairs": 64, "stepz": 3})
+    msgs = {e["loc"][0]: e["msg"] for e in exc.value.errors()}
+    assert msgs == {"reflow_pairs": "applies only when objective is reflow or distill or slimflow (it is masked_diffusion)",
+                    "stepz": "Extra inputs are not permitted"}
