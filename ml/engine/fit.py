@@ -123,8 +123,12 @@ def fit(plan: Plan, net, opt, loss_fn, reporter, generator, *, ema=None, evaluat
             out = loss_fn(model, step, generator)
             loss, more = out if isinstance(out, tuple) else (out, {})
             loss = loss.mean()
-            (loss / plan.grad_accum).backward()
-            total = total + loss.detach() / plan.grad_accum
+            if plan.grad_accum == 1:  # no scaling ops: a small net's step is a few dozen kernels
+                loss.backward()
+                total = loss.detach()
+            else:
+                (loss / plan.grad_accum).backward()
+                total = total + loss.detach() / plan.grad_accum
             for k, v in more.items():
                 extras.setdefault(k, []).append(v.detach().reshape(-1))
         if world > 1:
