@@ -86,8 +86,10 @@ class ContinuousParams(Training):
         "pairs; distill: k-step distillation of the teacher; slimflow: small one-step student."))
     model: Optional[ArtifactRef] = Param(None, when={"objective": TEACHER},
                                          description="Teacher / previous model for reflow, distill, slimflow.")
-    arch: Literal["auto", "mlp", "unet"] = Field("auto", description="Network: auto = MLP for 2-D toys, UNet for digits.")
-    width: int = Field(256, ge=4, le=4096, description="Network width: MLP hidden units; the UNet gets width/4 base channels.")
+    arch: Literal["auto", "mlp", "unet"] = Field("auto",
+                                                 description="Network: auto = MLP for 2-D toys, UNet for digits.")
+    width: int = Field(256, ge=4, le=4096,
+                       description="Network width: MLP hidden units; the UNet gets width/4 base channels.")
     depth: int = Field(3, ge=1, le=32, description="Network depth (MLP residual blocks; UNet blocks per level).")
     ema_decay: float = Param(0.999, ge=0, lt=1, advanced=True,
                              description="EMA of the weights; the EMA model is saved and sampled.")
@@ -106,7 +108,8 @@ class ContinuousParams(Training):
                              description="Teacher ODE evaluations per pair.")
     teacher_sampler: TeacherSampler = Param(
         "auto", when={"objective": TEACHER}, advanced=True,
-        description="Sampler for teacher pairs (the `sample` kind's names): auto = Heun for flows, DPM-Solver++(2M) for VP.")
+        description="Sampler for teacher pairs (the `sample` kind's names): auto = Heun for flows, "
+                    "DPM-Solver++(2M) for VP.")
     slimflow_anneal: float = Param(0.5, ge=0, le=1, when={"objective": ["slimflow"]}, advanced=True,
                                    description="slimflow: fraction of steps of annealing reflow before distillation.")
     slimflow_guidance: float = Param(1.0, ge=0, le=100, when={"objective": ["slimflow"]}, advanced=True,
@@ -119,22 +122,26 @@ class ContinuousParams(Training):
 
 class DnaTraining(Training):
     """The DNA task's objectives (ml/dna/train_job.py): their own defaults, sized for the DNA task."""
-    data: DnaTask = Field(default_factory=DnaTask, description="The synthetic DNA task (its keys take the task's defaults).")
-    model: Optional[ArtifactRef] = Field(None, description="Start from an earlier model of the same objective and size.")
+    data: DnaTask = Field(default_factory=DnaTask,
+                          description="The synthetic DNA task (its keys take the task's defaults).")
+    model: Optional[ArtifactRef] = Field(None,
+                                         description="Start from an earlier model of the same objective and size.")
     steps: int = Field(1000, ge=1, le=1_000_000, description="Optimiser steps.")
     batch_size: int = Field(128, ge=1, le=65536, description="Sequences per step.")
     lr: float = Field(1e-3, gt=0, le=1.0, description="Learning rate after the warm-up (then constant, as MDLM).")
     width: int = Field(64, ge=4, le=4096, description="Channels of the convolutional network.")
     warmup_steps: int = Param(100, ge=0, le=100_000, advanced=True, description="Linear LR warm-up steps.")
     checkpoint_every: int = Param(200, ge=0, le=1_000_000, advanced=True,
-                                  description="Save a resumable checkpoint every N steps (0: only on a stop and at the end).")
+                                  description="Save a resumable checkpoint every N steps (0: only on a stop and "
+                                              "at the end).")
     eval_every: int = Param(0, ge=0, le=1_000_000, advanced=True,
                             description="Evaluate every N steps (0: only the final model).")
 
 
 class MaskedDiffusionParams(DnaTraining):
     """Masked discrete diffusion (MDLM, Sahoo et al. 2024) on DNA; the EMA of its weights is saved."""
-    objective: Literal["masked_diffusion"] = Field(description="Masked discrete diffusion (MDLM) on the DNA task.")
+    objective: Literal["masked_diffusion"] = Field("masked_diffusion",
+                                                   description="Masked discrete diffusion (MDLM) on the DNA task.")
     depth: int = Field(10, ge=1, le=32, description="Residual convolution blocks.")
     ema_decay: float = Param(0.999, ge=0, lt=1, advanced=True,
                              description="EMA of the weights; the EMA model is saved and sampled.")
@@ -142,7 +149,7 @@ class MaskedDiffusionParams(DnaTraining):
 
 class OracleParams(DnaTraining):
     """A reward oracle (activity regression + accessibility classification) on one half of the labelled data."""
-    objective: Literal["oracle"] = Field(description="Reward oracle of the DNA task.")
+    objective: Literal["oracle"] = Field("oracle", description="Reward oracle of the DNA task.")
     split: Literal[0, 1] = Field(0, description="Half of the labelled data the oracle learns from.")
 
 
