@@ -89,3 +89,29 @@ def test_a_stopped_and_resumed_run_ends_bitwise_where_an_uninterrupted_one_ends(
         assert resumed["true_activity_median"] == full["true_activity_median"]
     else:
         assert resumed["final_loss"] == full["final_loss"] and resumed["eval"] == full["eval"]
+
+
+def test_accumulated_micro_batches_take_the_step_of_their_joint_batch(tmp_path):
+    """grad_accum k over k slices of a batch is one step on the whole batch: the mean of the slice gradients is
+    the gradient of the mean. Equal up to float summation order (float32, 1e-6 relative)."""
+    from ml.engine import Plan, fit, make_optimizer
+
+    x = torch.randn(64, 3, generator=torch.Generator().manual_seed(0))
+    nets, k = {}, 4
+    for accum in (1, k):
+        torch.manual_seed(0)
+        net = torch.nn.Linear(3, 1)
+        opt = make_optimizer("adamw", net.parameters(), 1e-2)
+        calls = []
+
+        def loss(model, step, g, accum=accum, calls=calls):
+            part = x if accum == 1 else x.chunk(k)[len(calls) % k]
+            calls.append(step)
+            return model(part).pow(2)
+
+        fit(Plan(steps=3, lr=1e-2, grad_accum=accum, grad_clip=1.0), net, opt, loss, StopAfter(tmp_path / str(accum)),
+            torch.Generator().manual_seed(0))
+        assert calls == [s for s in range(3) for _ in range(accum)]
+        nets[accum] = net
+    for a, b in zip(nets[1].parameters(), nets[k].parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
