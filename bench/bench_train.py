@@ -31,6 +31,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ml.data.toys import sample_gmm  # noqa: E402
+from ml.engine.optim import ema_update, lr_at, make_ema  # noqa: E402
 from ml.modelio import load_model  # noqa: E402
 from ml.nets.mlp import mlp2d  # noqa: E402
 from ml.reporting import PrintReporter  # noqa: E402
@@ -38,7 +39,6 @@ from ml.train import run  # noqa: E402
 from ml.train.flow import flow_loss, l2, sample_flow_t  # noqa: E402
 from ml.train.metrics import digits_fd_floor, digits_report  # noqa: E402
 from ml.train.ode import solve  # noqa: E402
-from ml.train.optim import ema_update, lr_at, make_ema  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 VP_STEPS = 16000

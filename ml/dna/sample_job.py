@@ -16,7 +16,7 @@ import torch
 from ml.device import resolve_device
 from ml.dna.fasta import write_fasta
 from ml.dna.metrics import diversity
-from ml.dna.task import build as build_task
+from ml.dna.problem import build as build_task
 from ml.reporting import check_stop
 from ml.sample import chunks as chunk_store
 from ml.sample.samplers import MASKED_SAMPLERS

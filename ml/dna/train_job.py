@@ -1,11 +1,12 @@
 """`train` objectives of the DNA task: "masked_diffusion" (MDLM pretraining) and "oracle" (reward CNN).
 
-Called by the train kind as `run(params.model_dump(), reporter)`; missing keys take the defaults below.
-The pretrained model is saved with its EMA weights (MDLM evaluates and DRAKES starts from them).
+`run(params, reporter)` with params one of the train kind's DNA branches (MaskedDiffusionParams,
+OracleParams in ml/train/params.py) or a dict of one; the engine (ml.engine.fit) trains, with a
+constant LR after the warm-up, as MDLM. The pretrained model is saved with its EMA weights (MDLM
+evaluates and DRAKES starts from them); an oracle with its raw weights.
 """
 from __future__ import annotations
 
-import copy
 import time
 
 import numpy as np
@@ -13,44 +14,31 @@ import torch
 
 from ml import nets
 from ml.device import resolve_device
-from ml.dna import checkpoint, mdlm
+from ml.dna import mdlm
 from ml.dna.metrics import oracle_predict
-from ml.dna.task import build as build_task
-from ml.finite import check_loss
-from ml.modelio import save_model
-from ml.reporting import check_stop
+from ml.dna.problem import build as build_problem
+from ml.engine import Plan, every, fit, make_ema, make_optimizer
+from ml.modelio import load_model, save_model
+from ml.train.params import MaskedDiffusionParams, OracleParams, Params
 
-DEFAULTS = {"steps": 1000, "batch_size": 128, "lr": None, "optimizer": "adamw", "split": 0, "width": None,
-            "depth": None, "warmup_steps": 100, "ema_decay": 0.999, "grad_clip": 1.0, "checkpoint_every": 200,
-            "eval_every": 0, "seed": 0, "device": "auto"}
-
-
-def _get(params, key):
-    v = params.get(key)
-    return DEFAULTS.get(key) if v is None else v
-
-
-def run(params: dict, reporter) -> dict:
-    objective = params.get("objective", "masked_diffusion")
-    if objective not in ("masked_diffusion", "oracle"):
-        raise ValueError(f"ml.dna.train_job handles masked_diffusion and oracle, not {objective!r}")
-    task = build_task(params.get("data") or {})
-    device = resolve_device(_get(params, "device"))
-    torch.manual_seed(_get(params, "seed"))
-    if _get(params, "optimizer") != "adamw":
-        reporter.log(f"optimizer {params.get('optimizer')!r} is not offered for DNA objectives; using adamw")
-    if objective == "masked_diffusion":
-        return _train(params, reporter, task, device, mdlm_setup(params, task, device))
-    return _train(params, reporter, task, device, oracle_setup(params, task, device))
+def run(params, reporter) -> dict:
+    p = Params.model_validate(params)
+    if not isinstance(p, (MaskedDiffusionParams, OracleParams)):
+        raise ValueError(f"ml.dna.train_job handles masked_diffusion and oracle, not {p.objective!r}")
+    problem = build_problem(p.data)
+    device = resolve_device(p.device)
+    torch.manual_seed(p.seed)
+    setup = mdlm_setup if p.objective == "masked_diffusion" else oracle_setup
+    return _train(p, reporter, device, setup(p, problem, device))
 
 
-def mdlm_setup(params, task, device):
-    width, depth = _get(params, "width") or 64, _get(params, "depth") or 10
-    arch_kwargs = {"vocab": mdlm.VOCAB, "width": int(width), "depth": int(depth)}
+def mdlm_setup(p, task, device):
+    arch_kwargs = {"vocab": mdlm.VOCAB, "width": p.width, "depth": p.depth}
     x_all = np.concatenate([task.labelled(0)[0], task.labelled(1)[0]])   # pretrain on all data, as the paper
     data = torch.as_tensor(x_all, device=device)
 
-    def loss_fn(net, idx, g):
+    def loss_fn(net, step, g):
+        idx = torch.randint(0, len(data), (p.batch_size,), generator=g, device=device)
         return mdlm.nelbo_loss(net, data[idx], g)
 
     def evaluate(net, g):
@@ -68,19 +56,19 @@ def mdlm_setup(params, task, device):
               "mask_token": mdlm.MASK, "task": task.params.model_dump(),
               "sampling": {"steps": 128, "schedule": "loglinear", "eps": mdlm.EPS}}
     return {"arch_kwargs": arch_kwargs, "n": len(data), "loss": loss_fn, "eval": evaluate, "config": config,
-            "lr": 1e-3, "ema": True}
+            "ema": True}
 
 
-def oracle_setup(params, task, device):
-    split = int(_get(params, "split"))
-    width = _get(params, "width") or 64
-    arch_kwargs = {"width": int(width)}
+def oracle_setup(p, task, device):
+    split = p.split
+    arch_kwargs = {"width": p.width}
     x, y, acc = task.labelled(split)
     n_val = max(len(x) // 10, 32)
     xt = torch.nn.functional.one_hot(torch.as_tensor(x[n_val:], device=device), 4).float()
     yt, at = torch.as_tensor(y[n_val:], device=device), torch.as_tensor(acc[n_val:], device=device)
 
-    def loss_fn(net, idx, g):
+    def loss_fn(net, step, g):
+        idx = torch.randint(0, len(xt), (p.batch_size,), generator=g, device=device)
         out = net(xt[idx])
         return (torch.nn.functional.mse_loss(out[:, 0], yt[idx])
                 + torch.nn.functional.binary_cross_entropy_with_logits(out[:, 1], at[idx]))
@@ -101,66 +89,41 @@ def oracle_setup(params, task, device):
     config = {"arch": "dna_oracle", "arch_kwargs": arch_kwargs, "prediction": "oracle", "split": split,
               "outputs": ["activity", "accessibility_logit"], "vocab": "ACGT", "task": task.params.model_dump()}
     return {"arch_kwargs": arch_kwargs, "n": len(xt), "loss": loss_fn, "eval": evaluate, "config": config,
-            "lr": 1e-3, "ema": False}
+            "ema": False}
 
 
-def _train(params, reporter, task, device, s) -> dict:
+def _train(p, reporter, device, s) -> dict:
     arch = s["config"]["arch"]
     net = nets.build(arch, **s["arch_kwargs"]).to(device)
-    init = params.get("model") or {}
-    if init.get("path"):   # start from an earlier model of the same objective and size
-        from ml.modelio import load_model
-        start_net, start_cfg = load_model(init["path"], device)
+    if p.model is not None and p.model.path:   # start from an earlier model of the same objective and size
+        start_net, start_cfg = load_model(p.model.path, device)
         if start_cfg.get("arch") != arch or start_cfg.get("arch_kwargs") != s["arch_kwargs"]:
-            raise ValueError(f"model {init['path']} is a {start_cfg.get('arch')} {start_cfg.get('arch_kwargs')}, "
+            raise ValueError(f"model {p.model.path} is a {start_cfg.get('arch')} {start_cfg.get('arch_kwargs')}, "
                              f"this job trains a {arch} {s['arch_kwargs']}")
         net.load_state_dict(start_net.state_dict())
-        reporter.log(f"initialised from {init['path']}")
-    ema = copy.deepcopy(net).requires_grad_(False)
-    lr = _get(params, "lr") or s["lr"]
-    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.0)
-    steps, bs = int(_get(params, "steps")), int(_get(params, "batch_size"))
-    warmup, clip, decay = int(_get(params, "warmup_steps")), float(_get(params, "grad_clip")), float(_get(params, "ema_decay"))
-    ckpt_dir, every = reporter.out_dir / "checkpoint", int(_get(params, "checkpoint_every"))
-    g = torch.Generator(device=device).manual_seed(int(_get(params, "seed")))
-    start = 0
-    got = checkpoint.load(ckpt_dir, {"net": net, "ema": ema}, opt)
-    if got is not None:
-        start = got[0]
-        g.manual_seed(int(_get(params, "seed")) + start)
-        reporter.log(f"resumed from step {start}, attempt {reporter.attempt}")
+        reporter.log(f"initialised from {p.model.path}")
+    ema = make_ema(net) if s["ema"] else None
+    opt = make_optimizer(p.optimizer, net.parameters(), p.lr, p.weight_decay)
+    g = torch.Generator(device=device).manual_seed(p.seed)
     reporter.log(f"{s['config']['prediction']} {arch} {s['arch_kwargs']}, "
-                 f"{sum(p.numel() for p in net.parameters())} parameters, {s['n']} training sequences, device {device}")
-    t0, loss_ema, eval_every = time.time(), None, int(_get(params, "eval_every"))
-    for step in range(start, steps):
-        check_stop(reporter)
-        for group in opt.param_groups:   # linear warm-up then constant, as MDLM
-            group["lr"] = lr * min(1.0, (step + 1) / max(warmup, 1))
-        idx = torch.randint(0, s["n"], (bs,), generator=g, device=device)
-        loss = s["loss"](net, idx, g)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), clip)
-        opt.step()
-        with torch.no_grad():   # EMA with warm-up, so a short run's average is not mostly the initial weights
-            d = min(decay, (1 + step) / (10 + step))
-            for pe, p in zip(ema.parameters(), net.parameters()):
-                pe.lerp_(p, 1 - d)
-        loss = check_loss(loss.detach(), step + 1)
-        loss_ema = loss if loss_ema is None else 0.95 * loss_ema + 0.05 * loss
-        if step % 10 == 0 or step == steps - 1:
-            reporter.metric("loss", loss, step)
-        if eval_every and (step + 1) % eval_every == 0 and step + 1 < steps:
-            for k, v in s["eval"](ema if s["ema"] else net, g).items():
-                reporter.metric(f"eval/{k}", v, step)
-        reporter.progress(step + 1, steps)
-        if every and (step + 1) % every == 0 and step + 1 < steps:
-            checkpoint.save(ckpt_dir, step + 1, {"net": net, "ema": ema}, opt)
+                 f"{sum(q.numel() for q in net.parameters())} parameters, {s['n']} training sequences, device {device}")
+    plan = Plan(steps=p.steps, lr=p.lr, schedule="constant", warmup_steps=p.warmup_steps,
+                ema_decay=getattr(p, "ema_decay", 0.0), grad_clip=p.grad_clip, batch_size=p.batch_size,
+                log_every=p.log_every, checkpoint_every=p.checkpoint_every)
+
+    def evaluate(done):
+        for k, v in s["eval"](ema if s["ema"] else net, g).items():
+            reporter.metric(f"eval/{k}", v, done)
+
+    t0 = time.time()
+    fitted = fit(plan, net, opt, s["loss"], reporter, g, ema=ema, evaluate=evaluate,
+                 eval_at=every(p.eval_every, p.steps), device=device)
     final = (ema if s["ema"] else net).eval()
     ev = s["eval"](final, g)
     reporter.log(f"done in {time.time() - t0:.1f}s: " + ", ".join(f"{k}={v:.4g}" for k, v in ev.items()))
-    cfg = dict(s["config"], train={"steps": steps, "batch_size": bs, "lr": lr, "ema_decay": decay if s["ema"] else None})
+    cfg = dict(s["config"], train={"steps": p.steps, "batch_size": p.batch_size, "lr": p.lr,
+                                   "ema_decay": plan.ema_decay if s["ema"] else None})
     save_model(reporter.out_dir, final, cfg, reporter)
-    return {"final_loss": loss_ema, "eval": ev, "objective": s["config"]["prediction"],
+    return {"final_loss": fitted.final_loss, "eval": ev, "objective": s["config"]["prediction"],
             "arch": arch, "arch_kwargs": s["arch_kwargs"], "weights": "ema" if s["ema"] else "raw",
-            "optimizer": "adamw", "lr": lr}
+            "optimizer": p.optimizer, "lr": p.lr, "resumed_from": fitted.start or None}

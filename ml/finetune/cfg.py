@@ -4,7 +4,8 @@ log-probs (1 + w) cond - w uncond.
 
 The paper trains a separate conditional model from scratch; to keep the job small we train it inside the
 job, starting from the pretrained weights (class embedding initialised to zero), on the reward oracle's
-half of the labelled data, for cfg_train_steps steps. The job reports that choice.
+half of the labelled data, for cfg_train_steps steps, on the engine (checkpointed and resumable like
+DRAKES). The job reports that choice.
 """
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ import torch
 from ml import nets
 from ml.dna import mdlm
 from ml.dna.mdlm import MASK
-from ml.finite import check_loss
-from ml.reporting import check_stop
+from ml.engine import Plan, fit, make_optimizer
+
+BATCH = 128  # sequences per step of the conditional model
 
 
 def train_conditional(pretrained, cfg, task, p, reporter, device, generator):
@@ -26,21 +28,18 @@ def train_conditional(pretrained, cfg, task, p, reporter, device, generator):
     x, y, _ = task.labelled(0)
     label = (y > np.quantile(y, p.cfg_quantile)).astype(np.int64)
     x, label = torch.as_tensor(x, device=device), torch.as_tensor(label, device=device)
-    opt = torch.optim.AdamW(net.parameters(), lr=3e-4, weight_decay=0.0)
+    opt = make_optimizer("adamw", net.parameters(), 3e-4)
     net.train()
-    for step in range(p.cfg_train_steps):
-        check_stop(reporter)
-        idx = torch.randint(0, len(x), (128,), generator=generator, device=device)
-        lab = torch.where(torch.rand(128, generator=generator, device=device) < p.cfg_drop_prob,
+
+    def loss(model, step, g):
+        idx = torch.randint(0, len(x), (BATCH,), generator=g, device=device)
+        lab = torch.where(torch.rand(BATCH, generator=g, device=device) < p.cfg_drop_prob,
                           torch.full_like(label[idx], 2), label[idx])
-        loss = mdlm.nelbo_loss(net, x[idx], generator, label=lab)
-        value = check_loss(loss, step + 1, "cfg loss")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-        opt.step()
-        if step % 20 == 0:
-            reporter.metric("cfg/loss", value, step)
+        return mdlm.nelbo_loss(model, x[idx], g, label=lab)
+
+    plan = Plan(steps=p.cfg_train_steps, lr=3e-4, grad_clip=1.0, batch_size=BATCH, log_every=20,
+                checkpoint_every=p.checkpoint_every, prefix="cfg/")
+    fit(plan, net, opt, loss, reporter, generator, device=device)
     reporter.log(f"CFG: trained the conditional model for {p.cfg_train_steps} steps from the pretrained weights "
                  f"(label = activity label > {p.cfg_quantile:.0%} quantile, {int(label.sum())} positives)")
     return net.eval()

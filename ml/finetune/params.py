@@ -45,7 +45,7 @@ class Params(CommonParams):
                             description="Every so many steps, score eval_samples fresh samples (0 = never).")
     eval_samples: int = Param(64, when=DRAKES, advanced=True, ge=2, le=4096,
                               description="Samples per periodic evaluation.")
-    checkpoint_every: int = Param(50, when=DRAKES, advanced=True, ge=0, le=100000,
+    checkpoint_every: int = Param(50, when={"method": ["drakes", "cfg"]}, advanced=True, ge=0, le=100000,
                                   description="Checkpoint period in optimizer steps (0 = never).")
     n_samples: int = Field(640, ge=2, le=20000, description="Samples drawn and scored at the end (paper: 640).")
     # baselines

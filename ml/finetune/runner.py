@@ -8,18 +8,17 @@ import numpy as np
 import torch
 
 from ml.device import resolve_device
-from ml.dna import checkpoint, mdlm
+from ml.dna import mdlm
 from ml.dna.fasta import write_fasta
-from ml.dna.metrics import evaluate
-from ml.dna.task import build as build_task
+from ml.dna.metrics import evaluate as evaluate_samples
+from ml.dna.problem import build as build_task
+from ml.engine import Plan, fit, make_optimizer
 from ml.finetune import cfg as cfg_mod
 from ml.finetune import guidance
 from ml.finetune.drakes import drakes_loss
 from ml.finetune.params import Params
-from ml.finite import check_loss
 from ml.modelio import load_model, save_model
 from ml.params import parse
-from ml.reporting import check_stop
 
 
 def _load(ref, device, want):
@@ -70,7 +69,7 @@ def run(params, reporter) -> dict:
                  "cfg_note": "conditional model trained inside the job from the pretrained weights "
                              f"({p.cfg_train_steps} steps x 128 sequences on the reward oracle's half of the labelled data)"}
     x = x.cpu().numpy()
-    res = evaluate(x, task, eval_oracle, pretrained, oracle, device, p.seed)
+    res = evaluate_samples(x, task, eval_oracle, pretrained, oracle, device, p.seed)
     res.update(extra)
     res.update({"method": p.method, "seconds": time.time() - t0, "sampling_steps": p.sampling_steps,
                 "inputs": {k: getattr(p, k).model_dump(exclude_none=True) for k in ("model", "reward", "eval_reward")}})
@@ -89,41 +88,29 @@ def sample_chunks(net, n, length, steps, g, device, chunk=512):
 
 def finetune_drakes(pretrained, oracle, eval_oracle, task, cfg, p, reporter, device, g):
     net = copy.deepcopy(pretrained).requires_grad_(True).train()
-    opt = torch.optim.Adam(net.parameters(), lr=p.lr)
-    ckpt_dir, start = reporter.out_dir / "checkpoint", 0
-    got = checkpoint.load(ckpt_dir, {"net": net}, opt)
-    if got is not None:
-        start = got[0]
-        g.manual_seed(p.seed + start)
-        reporter.log(f"resumed from step {start}, attempt {reporter.attempt}")
+    opt = make_optimizer("adam", net.parameters(), p.lr)
     K = min(p.truncate_steps, p.sampling_steps)
     reporter.log(f"DRAKES: alpha={p.alpha}, K={K} of N={p.sampling_steps} steps, tau={p.temperature}, "
                  f"KL={p.kl}{' (truncated)' if p.truncate_kl else ''}, {p.batch_size}x{p.grad_accum} trajectories/step, lr={p.lr}")
-    for step in range(start, p.steps):
-        check_stop(reporter)
-        opt.zero_grad(set_to_none=True)
-        rs, kls = [], []
-        for _ in range(p.grad_accum):
-            loss, r, kl = drakes_loss(net, pretrained, oracle, p, task.length, g, device)
-            check_loss(loss, step + 1)
-            (loss / p.grad_accum).backward()
-            rs.append(r)
-            kls.append(kl)
-        gnorm = check_loss(torch.nn.utils.clip_grad_norm_(net.parameters(), p.grad_clip), step + 1, "grad norm")
-        opt.step()
-        reporter.metric("reward", float(torch.cat(rs).mean()), step)
-        reporter.metric("kl", float(torch.cat(kls).mean()), step)
-        reporter.metric("grad_norm", gnorm, step)
-        if p.eval_every and ((step + 1) % p.eval_every == 0 or step == 0):
-            net.eval()
-            xe = mdlm.sample(net, p.eval_samples, task.length, p.sampling_steps, g, device).cpu().numpy()
-            for k, v in evaluate(xe, task, eval_oracle, None, None, device).items():
-                if k != "n_samples":
-                    reporter.metric(f"eval/{k}", v, step)
-            net.train()
-        reporter.progress(step + 1, p.steps)
-        if p.checkpoint_every and (step + 1) % p.checkpoint_every == 0 and step + 1 < p.steps:
-            checkpoint.save(ckpt_dir, step + 1, {"net": net}, opt)
+
+    def loss(model, step, gen):
+        value, reward, kl = drakes_loss(model, pretrained, oracle, p, task.length, gen, device)
+        return value, {"reward": reward, "kl": kl}
+
+    def evaluate(done):
+        net.eval()
+        xe = mdlm.sample(net, p.eval_samples, task.length, p.sampling_steps, g, device).cpu().numpy()
+        for k, v in evaluate_samples(xe, task, eval_oracle, None, None, device).items():
+            if k != "n_samples":
+                reporter.metric(f"eval/{k}", v, done)
+        net.train()
+
+    # every step's reward and KL; an evaluation after the first step and every eval_every, the last included
+    plan = Plan(steps=p.steps, lr=p.lr, grad_clip=p.grad_clip, grad_accum=p.grad_accum,
+                batch_size=p.batch_size * p.grad_accum, log_every=1, checkpoint_every=p.checkpoint_every,
+                check_grad_norm=True)
+    fit(plan, net, opt, loss, reporter, g, evaluate=evaluate,
+        eval_at=lambda done: bool(p.eval_every) and (done % p.eval_every == 0 or done == 1), device=device)
     net.eval().requires_grad_(False)
     ft_cfg = dict(cfg, finetune={"method": "drakes", "alpha": p.alpha, "truncate_steps": K, "temperature": p.temperature,
                                  "steps": p.steps, "kl": p.kl, "lr": p.lr, "sampling_steps": p.sampling_steps,

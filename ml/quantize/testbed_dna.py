@@ -22,7 +22,7 @@ import torch
 
 from ml.dna import mdlm
 from ml.dna.metrics import evaluate, oracle_predict
-from ml.dna.task import build as build_task
+from ml.dna.problem import build as build_task
 
 
 def natural_inputs(cfg, n, seed):

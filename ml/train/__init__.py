@@ -1,23 +1,23 @@
-"""The `train` job kind: continuous diffusion and rectified flows (and, dispatched, the DNA task).
+"""The `train` job kind: continuous diffusion and rectified flows, and the DNA task's objectives.
 
-`run(params, reporter) -> result` with `Params` in ml/train/params.py. Objectives: VP diffusion
-(eps / x0 / v), rectified flow, reflow, k-step distillation, SlimFlow; `masked_diffusion` and
-`oracle` are the DNA task's, trained by `ml.dna.train_job`.
+`run(params, reporter) -> result` with `Params` in ml/train/params.py (one typed branch per family of
+objectives). Objectives: VP diffusion (eps / x0 / v), rectified flow, reflow, k-step distillation,
+SlimFlow (ml/train/loop.py); `masked_diffusion` and `oracle` on the DNA task (ml/dna/train_job.py).
+All of them train on ml.engine.
 """
 from __future__ import annotations
 
-from ml.params import parse
-from ml.train.params import Params
+from ml.train.params import ContinuousParams, Params
 
 __all__ = ["Params", "run"]
 
 
 def run(params, reporter) -> dict:
-    p = parse(Params, params)
-    if p.objective in ("masked_diffusion", "oracle") or p.data.type == "dna":
-        from ml.dna.train_job import run as dna_run  # another helper's module; imported only when used
+    p = Params.model_validate(params)
+    if not isinstance(p, ContinuousParams):
+        from ml.dna.train_job import run as dna_run
 
-        return dna_run(p.model_dump(), reporter)
+        return dna_run(p, reporter)
     if p.world_size > 1:
         from ml.train.ddp import launch
 

@@ -1,10 +1,8 @@
-"""The training loop shared by every continuous objective, single process or one DDP rank.
+"""Training of every continuous objective, single process or one DDP rank, on the engine (ml.engine.fit).
 
-Per step: draw the batch from the run's generator, loss, backward, clip, optimiser step at the
-scheduled LR, EMA update; every `log_every` steps report smoothed loss, LR, grad-norm and samples/s;
-every `eval_every` steps evaluate the EMA model (a preview PNG every second evaluation); every
-`checkpoint_every` steps, on a stop request and at the end save a resumable checkpoint. A run that
-finds a checkpoint continues from it and reaches the same final state as an uninterrupted run.
+This module supplies what is particular to the continuous objectives: data, teacher pairs, the network,
+the loss of the objective (objectives.py) and the evaluation of the EMA model (a preview PNG every second
+evaluation); the engine runs the steps: cosine LR after the warm-up, EMA, clipping, checkpoints and resume.
 """
 from __future__ import annotations
 
@@ -15,16 +13,11 @@ import torch
 from ml import nets
 from ml.data import make_dataset
 from ml.device import generator, resolve_device
-from ml.finite import check_loss
+from ml.engine import Plan, every, fit, make_ema, make_optimizer
 from ml.modelio import load_model, save_model
-from ml.reporting import Cancelled
-from ml.train.checkpoint import load_checkpoint, save_checkpoint
 from ml.train.evaluate import evaluate
 from ml.train.objectives import make_loss, model_config, teacher_pairs
-from ml.train.optim import ema_update, lr_at, make_ema, make_optimizer
 from ml.train.preview import save_preview
-
-LOSS_SMOOTHING = 0.98  # EMA of the loss for the live curve and final_loss (bias-corrected)
 
 
 def build_net(p, data_shape, teacher=None, tcfg=None):
@@ -74,89 +67,26 @@ def train(p, reporter, rank=0, world=1, device=None):
     gen = generator(p.seed + 1, device)
     cfg = model_config(p, data.shape, arch, arch_kw, tcfg)
     n_params = sum(q.numel() for q in net.parameters())
-    loss_fn = make_loss(p, data, rank, world, teacher, pairs)
-
-    ckpt_dir = reporter.out_dir / "checkpoint"
-    start, state = 0, {"loss_ema": 0.0, "loss_ema_n": 0, "evals": 0}
-    restored = load_checkpoint(ckpt_dir, net, ema, opt, gen, device)
-    if restored is not None:
-        start, state = restored
-        if lead:
-            reporter.log(f"resumed from step {start}, attempt {reporter.attempt}")
-    elif lead:
+    if lead:
         reporter.log(f"training {p.objective} on {p.data.type}: {arch} {arch_kw}, {n_params} parameters, "
                      f"{p.optimizer} lr {p.lr}, batch {p.batch_size} x {world} process(es), {p.steps} steps")
-    model = net
-    if world > 1:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
-        model = DDP(net, device_ids=[device.index] if device.type == "cuda" else None)
-
-    def checkpoint(step):
-        if lead:
-            save_checkpoint(ckpt_dir, step, net, ema, opt, gen, state)
-
-    last_eval = None
-    t_win, n_win = time.perf_counter(), 0
-    for step in range(start, p.steps):
-        stop = reporter.should_stop() if lead else False
-        if world > 1:
-            import torch.distributed as dist
-
-            flag = torch.tensor([float(stop)], device=device)
-            dist.all_reduce(flag)  # every rank leaves at the same step, none hangs in a collective
-            stop = flag.item() > 0
-        if stop:
-            checkpoint(step)
-            raise Cancelled(f"stopped at step {step}; checkpoint saved")
-        lr = lr_at(step, p.lr, p.warmup_steps, p.steps)
-        for group in opt.param_groups:
-            group["lr"] = lr
-        loss = loss_fn(model, step, gen).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        gnorm = torch.nn.utils.clip_grad_norm_(net.parameters(), p.grad_clip if p.grad_clip > 0 else float("inf"))
-        opt.step()
-        ema_update(ema, net, p.ema_decay, step)
-        loss_val = loss.detach()
-        if world > 1:
-            dist.all_reduce(loss_val)
-            loss_val = loss_val / world
-        # every rank holds the same reduced loss, so all of them stop at this step (none waits in a collective)
-        loss_f = check_loss(loss_val, step + 1)
-        state["loss_ema"] = LOSS_SMOOTHING * state["loss_ema"] + (1 - LOSS_SMOOTHING) * loss_f
-        state["loss_ema_n"] += 1
-        done = step + 1
-        n_win += 1
-        if lead:
-            reporter.progress(done, p.steps)
-            if done % p.log_every == 0 or done == p.steps:
-                now = time.perf_counter()
-                reporter.metric("loss", smoothed(state), done)
-                reporter.metric("lr", lr, done)
-                reporter.metric("grad_norm", float(gnorm), done)
-                reporter.metric("samples_per_s", n_win * p.batch_size / max(now - t_win, 1e-9), done)
-                t_win, n_win = now, 0
-            if done % p.eval_every == 0 and done != p.steps:
-                last_eval = run_eval(ema, cfg, data, p, device, reporter, done, state, final=False)
-        if done % p.checkpoint_every == 0 and done != p.steps:
-            checkpoint(done)
-    checkpoint(p.steps)
+    plan = Plan(steps=p.steps, lr=p.lr, schedule="cosine", warmup_steps=p.warmup_steps, ema_decay=p.ema_decay,
+                grad_clip=p.grad_clip, batch_size=p.batch_size, log_every=p.log_every,
+                checkpoint_every=p.checkpoint_every)
+    state = {"evals": 0}
+    fitted = fit(plan, net, opt, make_loss(p, data, rank, world, teacher, pairs), reporter, gen, ema=ema,
+                 evaluate=lambda done: run_eval(ema, cfg, data, p, device, reporter, done, state, final=False),
+                 eval_at=every(p.eval_every, p.steps), state=state, rank=rank, world=world, device=device)
     if not lead:
         return None
     last_eval = run_eval(ema, cfg, data, p, device, reporter, p.steps, state, final=True)
     save_model(reporter.out_dir, ema, {**cfg, "n_params": n_params}, reporter)
-    reporter.log(f"done: final loss {smoothed(state):.4g}; eval {compact(last_eval)}")
-    return {"final_loss": smoothed(state), "eval": last_eval, "objective": p.objective, "arch": arch,
-            "arch_kwargs": arch_kw, "n_params": n_params, "steps": p.steps, "resumed_from": start or None,
+    reporter.log(f"done: final loss {fitted.final_loss:.4g}; eval {compact(last_eval)}")
+    return {"final_loss": fitted.final_loss, "eval": last_eval, "objective": p.objective, "arch": arch,
+            "arch_kwargs": arch_kw, "n_params": n_params, "steps": p.steps, "resumed_from": fitted.start or None,
             "world_size": world, "prediction": cfg["prediction"], "schedule": cfg["schedule"],
             "recommended": cfg["recommended"], "device": str(device),
             "seconds": round(time.perf_counter() - t_start, 3)}
-
-
-def smoothed(state):
-    n = state["loss_ema_n"]
-    return state["loss_ema"] / (1 - LOSS_SMOOTHING ** n) if n else float("nan")
 
 
 def compact(ev):

@@ -1,13 +1,19 @@
-"""The `train` job's params: the single source of truth for the API, the form and the runner."""
+"""The `train` job's params: the single source of truth for the API, the form and the runner.
+
+Three branches picked by `objective`, each with its own fields and defaults: the continuous objectives
+(ContinuousParams), masked_diffusion and oracle on the DNA task. A field given to a branch it does not
+belong to is a 400 naming it; within the continuous branch `Param(when=...)` says which objectives a
+knob applies to."""
 from __future__ import annotations
 
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from ml.data.toys import GMM_PRESET
 from ml.dna.params import DnaTask
-from ml.params import ArtifactRef, CommonParams, PRESETS, Strict
+from ml.params import PRESETS, WHEN, ArtifactRef, CommonParams, FactoryDefaults, Param, Strict
 from ml.train.presets import PRESETS as EXAMPLES
 from ml.sample.params import SAMPLER_NAMES
 
@@ -48,49 +54,168 @@ class DigitsData(Strict):
     type: Literal["digits"] = "digits"
 
 
-Data = Annotated[Union[GmmData, MoonsData, CheckerboardData, SpiralsData, DigitsData, DnaTask],
-                 Field(discriminator="type")]
+Data = Annotated[Union[GmmData, MoonsData, CheckerboardData, SpiralsData, DigitsData], Field(discriminator="type")]
 
-Objective = Literal["vp_eps", "vp_x0", "vp_v", "rectified_flow", "reflow", "distill", "slimflow",
-                    "masked_diffusion", "oracle"]
+Continuous = Literal["vp_eps", "vp_x0", "vp_v", "rectified_flow", "reflow", "distill", "slimflow"]
+Objective = Literal[Continuous, "masked_diffusion", "oracle"]
+TEACHER = ["reflow", "distill", "slimflow"]  # the objectives that learn from a teacher's ODE
 
 
-class Params(CommonParams):
-    model_config = ConfigDict(json_schema_extra={PRESETS: EXAMPLES})
-    data: Data = Field(default_factory=MoonsData, description="What to learn: a 2-D toy, the 8x8 digits, or the DNA task.")
-    objective: Objective = Field("rectified_flow", description=(
-        "vp_*: VP diffusion predicting eps / x0 / v; rectified_flow: 1-RF; reflow: 2-RF on (noise, teacher ODE output) "
-        "pairs; distill: k-step distillation of the teacher; slimflow: small one-step student; masked_diffusion, "
-        "oracle: DNA task."))
+class Training(CommonParams):
+    """What every objective shares: the engine's knobs (ml/engine/fit.py)."""
     steps: int = Field(500, ge=1, le=1_000_000, description="Optimiser steps.")
     batch_size: int = Field(256, ge=1, le=65536, description="Global batch size (split over DDP processes).")
     lr: float = Field(1e-3, gt=0, le=1.0, description="Peak learning rate (after warm-up, before cosine decay).")
     optimizer: Literal["adamw", "lion"] = Field("adamw", description="AdamW, or Lion (use ~3-10x smaller lr).")
-    weight_decay: float = Field(0.0, ge=0, le=10.0, description="Decoupled weight decay.")
-    model: Optional[ArtifactRef] = Field(None, description="Teacher / previous model for reflow, distill, slimflow.")
-    split: Literal[0, 1] = Field(0, description="Half of the labelled data an oracle learns from (DNA oracle).")
-    arch: Literal["auto", "mlp", "unet"] = Field("auto", description="Network: auto = MLP for 2-D toys, UNet for digits.")
-    width: int = Field(256, ge=4, le=4096, description="Network width: MLP hidden units; the UNet gets width/4 base channels.")
+    weight_decay: float = Param(0.0, ge=0, le=10.0, advanced=True, description="Decoupled weight decay.")
+    warmup_steps: int = Param(50, ge=0, le=100_000, advanced=True, description="Linear LR warm-up steps.")
+    grad_clip: float = Param(1.0, ge=0, le=1e6, advanced=True,
+                             description="Clip the global grad norm to this (0: no clipping).")
+    checkpoint_every: int = Param(250, ge=1, le=1_000_000, advanced=True,
+                                  description="Save a resumable checkpoint every N steps.")
+    eval_every: int = Param(250, ge=1, le=1_000_000, advanced=True,
+                            description="Evaluate (and draw a preview) every N steps.")
+    log_every: int = Param(10, ge=1, le=100_000, advanced=True,
+                           description="Report loss / lr / grad-norm / samples/s every N steps.")
+
+
+class ContinuousParams(Training):
+    """VP diffusion and rectified flows on 2-D toys and the 8x8 digits (ml/train/loop.py)."""
+    data: Data = Field(default_factory=MoonsData, description="What to learn: a 2-D toy or the 8x8 digits.")
+    objective: Continuous = Field("rectified_flow", description=(
+        "vp_*: VP diffusion predicting eps / x0 / v; rectified_flow: 1-RF; reflow: 2-RF on (noise, teacher ODE output) "
+        "pairs; distill: k-step distillation of the teacher; slimflow: small one-step student."))
+    model: Optional[ArtifactRef] = Param(None, when={"objective": TEACHER},
+                                         description="Teacher / previous model for reflow, distill, slimflow.")
+    arch: Literal["auto", "mlp", "unet"] = Field("auto",
+                                                 description="Network: auto = MLP for 2-D toys, UNet for digits.")
+    width: int = Field(256, ge=4, le=4096,
+                       description="Network width: MLP hidden units; the UNet gets width/4 base channels.")
     depth: int = Field(3, ge=1, le=32, description="Network depth (MLP residual blocks; UNet blocks per level).")
-    warmup_steps: int = Field(50, ge=0, le=100_000, description="Linear LR warm-up steps.")
-    ema_decay: float = Field(0.999, ge=0, lt=1, description="EMA of the weights; the EMA model is saved and sampled.")
-    grad_clip: float = Field(1.0, ge=0, le=1e6, description="Clip the global grad norm to this (0: no clipping).")
-    checkpoint_every: int = Field(250, ge=1, le=1_000_000, description="Save a resumable checkpoint every N steps.")
-    eval_every: int = Field(250, ge=1, le=1_000_000, description="Evaluate (and draw a preview) every N steps.")
-    log_every: int = Field(10, ge=1, le=100_000, description="Report loss / lr / grad-norm / samples/s every N steps.")
-    timesteps: Literal["uniform", "u_shaped"] = Field(
-        "uniform", description="Flow time distribution; u_shaped is the rfpp choice for reflow (Lee et al. 2024).")
-    loss: Literal["l2", "pseudo_huber"] = Field("l2", description="Regression loss; pseudo_huber is the rfpp choice.")
-    init_from_teacher: bool = Field(True, description="reflow/distill: start from the teacher's weights (rfpp).")
-    distill_steps: int = Field(1, ge=1, le=64, description="k of k-step distillation (the student's NFE).")
-    reflow_pairs: int = Field(4096, ge=16, le=1_000_000, description="(noise, teacher output) pairs generated.")
-    teacher_nfe: int = Field(64, ge=1, le=2000, description="Teacher ODE evaluations per pair.")
-    teacher_sampler: TeacherSampler = Field(
-        "auto", description="Sampler for teacher pairs (the `sample` kind's names): auto = Heun for flows, "
-                            "DPM-Solver++(2M) for VP.")
-    slimflow_anneal: float = Field(0.5, ge=0, le=1,
+    ema_decay: float = Param(0.999, ge=0, lt=1, advanced=True,
+                             description="EMA of the weights; the EMA model is saved and sampled.")
+    timesteps: Literal["uniform", "u_shaped"] = Param(
+        "uniform", when={"objective": ["rectified_flow", "reflow", "slimflow"]}, advanced=True,
+        description="Flow time distribution; u_shaped is the rfpp choice for reflow (Lee et al. 2024).")
+    loss: Literal["l2", "pseudo_huber"] = Param("l2", advanced=True,
+                                                description="Regression loss; pseudo_huber is the rfpp choice.")
+    init_from_teacher: bool = Param(True, when={"objective": ["reflow", "distill"]}, advanced=True,
+                                    description="reflow/distill: start from the teacher's weights (rfpp).")
+    distill_steps: int = Param(1, ge=1, le=64, when={"objective": ["distill"]},
+                               description="k of k-step distillation (the student's NFE).")
+    reflow_pairs: int = Param(4096, ge=16, le=1_000_000, when={"objective": TEACHER},
+                              description="(noise, teacher output) pairs generated.")
+    teacher_nfe: int = Param(64, ge=1, le=2000, when={"objective": TEACHER}, advanced=True,
+                             description="Teacher ODE evaluations per pair.")
+    teacher_sampler: TeacherSampler = Param(
+        "auto", when={"objective": TEACHER}, advanced=True,
+        description="Sampler for teacher pairs (the `sample` kind's names): auto = Heun for flows, "
+                    "DPM-Solver++(2M) for VP.")
+    slimflow_anneal: float = Param(0.5, ge=0, le=1, when={"objective": ["slimflow"]}, advanced=True,
                                    description="slimflow: fraction of steps of annealing reflow before distillation.")
-    slimflow_guidance: float = Field(1.0, ge=0, le=100, description="slimflow: weight of the flow-guided term.")
-    eval_samples: int = Field(1000, ge=16, le=100_000, description="Samples drawn per evaluation.")
-    ref_nfe: int = Field(500, ge=2, le=5000, description="Steps of the reference solve for per-sample solver error.")
-    world_size: int = Field(1, ge=1, le=64, description="DDP processes (one per GPU; gloo on CPU).")
+    slimflow_guidance: float = Param(1.0, ge=0, le=100, when={"objective": ["slimflow"]}, advanced=True,
+                                     description="slimflow: weight of the flow-guided term.")
+    eval_samples: int = Param(1000, ge=16, le=100_000, advanced=True, description="Samples drawn per evaluation.")
+    ref_nfe: int = Param(500, ge=2, le=5000, advanced=True,
+                         description="Steps of the reference solve for per-sample solver error.")
+    world_size: int = Param(1, ge=1, le=64, advanced=True, description="DDP processes (one per GPU; gloo on CPU).")
+
+
+class DnaTraining(Training):
+    """The DNA task's objectives (ml/dna/train_job.py): their own defaults, sized for the DNA task."""
+    data: DnaTask = Field(default_factory=DnaTask,
+                          description="The synthetic DNA task (its keys take the task's defaults).")
+    model: Optional[ArtifactRef] = Field(None,
+                                         description="Start from an earlier model of the same objective and size.")
+    steps: int = Field(1000, ge=1, le=1_000_000, description="Optimiser steps.")
+    batch_size: int = Field(128, ge=1, le=65536, description="Sequences per step.")
+    lr: float = Field(1e-3, gt=0, le=1.0, description="Learning rate after the warm-up (then constant, as MDLM).")
+    width: int = Field(64, ge=4, le=4096, description="Channels of the convolutional network.")
+    warmup_steps: int = Param(100, ge=0, le=100_000, advanced=True, description="Linear LR warm-up steps.")
+    checkpoint_every: int = Param(200, ge=0, le=1_000_000, advanced=True,
+                                  description="Save a resumable checkpoint every N steps (0: only on a stop and "
+                                              "at the end).")
+    eval_every: int = Param(0, ge=0, le=1_000_000, advanced=True,
+                            description="Evaluate every N steps (0: only the final model).")
+
+
+class MaskedDiffusionParams(DnaTraining):
+    """Masked discrete diffusion (MDLM, Sahoo et al. 2024) on DNA; the EMA of its weights is saved."""
+    objective: Literal["masked_diffusion"] = Field("masked_diffusion",
+                                                   description="Masked discrete diffusion (MDLM) on the DNA task.")
+    depth: int = Field(10, ge=1, le=32, description="Residual convolution blocks.")
+    ema_decay: float = Param(0.999, ge=0, lt=1, advanced=True,
+                             description="EMA of the weights; the EMA model is saved and sampled.")
+
+
+class OracleParams(DnaTraining):
+    """A reward oracle (activity regression + accessibility classification) on one half of the labelled data."""
+    objective: Literal["oracle"] = Field("oracle", description="Reward oracle of the DNA task.")
+    split: Literal[0, 1] = Field(0, description="Half of the labelled data the oracle learns from.")
+
+
+BRANCHES = (ContinuousParams, MaskedDiffusionParams, OracleParams)
+_ADAPTER = TypeAdapter(Annotated[Union[BRANCHES], Field(discriminator="objective")])
+
+
+class _Objective(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    objective: Objective = "rectified_flow"
+
+
+def _objectives(branch) -> tuple:
+    return branch.model_fields["objective"].annotation.__args__
+
+
+def _applies_to(branch, name) -> list:
+    """The objectives a field of `branch` applies to: its `when` rule's, or all of the branch's."""
+    extra = branch.model_fields[name].json_schema_extra
+    rule = extra.get(WHEN, {}) if isinstance(extra, dict) else {}
+    return list(rule.get("objective", _objectives(branch)))
+
+
+def _named(exc: ValidationError, branch, objective) -> ValidationError:
+    """A field of another branch given here reads as the `when` rules do ("applies only when objective is
+    masked_diffusion (it is oracle)"), not as a typo ("extra inputs are not permitted")."""
+    errors = []
+    for err in exc.errors():
+        owners = [o for b in BRANCHES if b is not branch and len(err["loc"]) == 1 and err["loc"][0] in b.model_fields
+                  for o in _applies_to(b, err["loc"][0])]
+        if err["type"] == "extra_forbidden" and owners:
+            kind = PydanticCustomError("not_applicable", "applies only when objective is {allowed} (it is {value})",
+                                       {"allowed": " or ".join(owners), "value": objective})
+        else:  # the message as pydantic wrote it
+            kind = PydanticCustomError(err["type"], err["msg"].replace("{", "{{").replace("}", "}}"))
+        errors.append(InitErrorDetails(type=kind, loc=err["loc"], input=err.get("input")))
+    return ValidationError.from_exception_data(exc.title, errors)
+
+
+class Params:
+    """The `train` kind's params: one of three typed branches picked by `objective` (a discriminated union:
+    its JSON schema is a root `oneOf` with a `discriminator`). To the registry, the API and the CLI it looks
+    like a pydantic model class: `Params.model_validate(dict)` returns the branch's instance,
+    `Params.model_json_schema()` the union's schema, `Params(**kw)` validates kw."""
+
+    branches = BRANCHES
+
+    def __new__(cls, **kw):
+        return cls.model_validate(kw)
+
+    @classmethod
+    def model_validate(cls, obj):
+        if isinstance(obj, BRANCHES):
+            return obj
+        if not isinstance(obj, dict):
+            return _ADAPTER.validate_python(obj)
+        # pick the branch here rather than in the union, so an error is named by its field ("steps"),
+        # not by the branch's tag ("masked_diffusion.steps"), and a missing objective takes its default
+        objective = _Objective.model_validate(obj).objective
+        branch = next(b for b in BRANCHES if objective in _objectives(b))
+        try:
+            return branch.model_validate(obj)
+        except ValidationError as exc:
+            raise _named(exc, branch, objective) from None
+
+    @classmethod
+    def model_json_schema(cls, **kw):
+        return {**_ADAPTER.json_schema(**{"schema_generator": FactoryDefaults, **kw}), PRESETS: EXAMPLES}

@@ -19,9 +19,8 @@ def model_id(job_id):
 
 
 def test_pretrain_oracles_finetune_and_sample_are_linked_jobs(celery_worker, api):
-    tiny = {"data": TASK, "batch_size": 32, "width": 16, "depth": 2, "steps": 30, "checkpoint_every": 30,
-            "eval_every": 30}
-    mdlm = submit(api, "train", {**tiny, "objective": "masked_diffusion"})
+    tiny = {"data": TASK, "batch_size": 32, "width": 16, "steps": 30, "checkpoint_every": 30, "eval_every": 30}
+    mdlm = submit(api, "train", {**tiny, "objective": "masked_diffusion", "depth": 2})
     oracles = [submit(api, "train", {**tiny, "objective": "oracle", "split": s, "seed": s}) for s in (0, 1)]
     for job_id in (mdlm, *oracles):
         succeeded(job_id)

@@ -38,7 +38,7 @@ def test_a_diverging_training_fails_on_attempt_1_naming_the_step_and_keeps_a_fin
     folder = lab.job_folder(job_id) / "attempt-1" / "checkpoint"
     latest = sorted(folder.glob("step-*"))
     assert [p.name for p in latest] == [f"step-{k - 1}"]  # a checkpoint after every finite step, the last kept
-    tensors = load_file(str(latest[0] / "state.safetensors"))
+    tensors = load_file(str(latest[0] / "tensors.safetensors"))
     assert all(torch.isfinite(t).all() for name, t in tensors.items() if not name.startswith("rng."))
 
 

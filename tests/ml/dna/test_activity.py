@@ -1,7 +1,7 @@
 import numpy as np
 
 from ml.dna.hmm import BASES
-from ml.dna.task import build
+from ml.dna.problem import build
 
 
 def ids(s):

@@ -3,7 +3,7 @@ import itertools
 import numpy as np
 
 from ml.dna import hmm
-from ml.dna.task import build
+from ml.dna.problem import build
 
 
 def small_task(length):

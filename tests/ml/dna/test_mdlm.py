@@ -5,7 +5,7 @@ import torch
 
 from ml.dna import mdlm
 from ml.dna.mdlm import MASK
-from ml.dna.task import build
+from ml.dna.problem import build
 from ml.modelio import load_model
 from ml.nets.dnaconv import dnaconv
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from ml.dna.metrics import oracle_predict
 from ml.dna.smoke import SMOKE_TASK
-from ml.dna.task import build
+from ml.dna.problem import build
 from ml.modelio import load_model
 
 

@@ -6,8 +6,9 @@ from ml.finetune import Params, run
 from ml.finite import Diverged
 from ml.params import applicable
 from ml.reporting import PrintReporter
+from ml.train import Params
 
-TINY = {"data": {"length": 16, "n_data": 400, "n_reference": 400}, "batch_size": 16, "width": 16, "depth": 2}
+TINY = {"data": {"length": 16, "n_data": 400, "n_reference": 400}, "batch_size": 16, "width": 16}
 FT = {"sampling_steps": 8, "truncate_steps": 4, "batch_size": 8, "grad_accum": 1, "steps": 20, "n_samples": 16,
       "eval_every": 0, "checkpoint_every": 1, "cfg_train_steps": 20}
 
@@ -18,10 +19,11 @@ def reporter(path):
 
 @pytest.fixture(scope="module")
 def diverged_inputs(tmp_path_factory):
-    """A masked-diffusion model after one AdamW step at lr 1e10 (its weights ~1e10: finite, so saved, but its
-    logits overflow), and two small honest oracles."""
+    """A masked-diffusion model after one AdamW step at lr 1e10 (past the schema's bound, set on the validated
+    params; its weights ~1e10: finite, so saved, but its logits overflow), and two small honest oracles."""
     root = tmp_path_factory.mktemp("diverged")
-    train_job.run(dict(TINY, objective="masked_diffusion", steps=1, lr=1e10, warmup_steps=0), reporter(root / "m"))
+    blown = Params.model_validate(dict(TINY, depth=2, objective="masked_diffusion", steps=1, warmup_steps=0))
+    train_job.run(blown.model_copy(update={"lr": 1e10}), reporter(root / "m"))
     for split in (0, 1):
         train_job.run(dict(TINY, objective="oracle", steps=20, split=split), reporter(root / f"o{split}"))
     return {"model": {"path": str(root / "m")}, "reward": {"path": str(root / "o0")},

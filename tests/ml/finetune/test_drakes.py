@@ -69,7 +69,7 @@ def test_without_kl_the_reward_is_hacked(scores):
 def test_drakes_reports_live_metrics_and_saves_a_sampleable_model(runs, tmp_path):
     res, rep = runs["drakes"]
     assert len(rep.metrics("reward")) == 60 and len(rep.metrics("kl")) == 60
-    assert len(rep.metrics("eval/true_activity_median")) == 3        # steps 0, 29, 59
+    assert [s for s, _ in rep.metrics("eval/true_activity_median")] == [1, 30, 60]
     from ml.modelio import load_model
     from ml.sample import run as sample
     model, cfg = load_model(rep.out_dir)
@@ -84,10 +84,18 @@ def test_drakes_reports_live_metrics_and_saves_a_sampleable_model(runs, tmp_path
 def test_drakes_resumes_from_its_checkpoint(smoke, tmp_path):
     p = params(smoke, method="drakes", alpha=0.05, steps=4, checkpoint_every=2, batch_size=4, n_samples=8,
                eval_every=0, sampling_steps=8, truncate_steps=2)
-    run(p, PrintReporter(tmp_path, quiet_progress=True, stream=open("/dev/null", "w")))
-    assert (tmp_path / "checkpoint" / "state.json").exists()
+    first = PrintReporter(tmp_path, quiet_progress=True, stream=open("/dev/null", "w"))
+
+    def progress(done, total, _orig=first.progress):
+        _orig(done, total)
+        if done == 3:  # a worker lost mid-run: no stop checkpoint, only the periodic one at step 2
+            raise RuntimeError("worker lost")
+
+    first.progress = progress
+    with pytest.raises(RuntimeError, match="worker lost"):
+        run(p, first)
     rep = PrintReporter(tmp_path, quiet_progress=True, stream=open("/dev/null", "w"), attempt=2)
     res = run(p, rep)
     assert "resumed from step 2, attempt 2" in [e["data"]["text"] for e in rep.events if e["type"] == "log"]
-    assert [s for s, _ in rep.metrics("reward")] == [2, 3]
+    assert [s for s, _ in rep.metrics("reward")] == [3, 4]
     assert res["inputs"]["model"]["path"] == str(smoke["model"])

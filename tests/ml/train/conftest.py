@@ -1,5 +1,3 @@
-import io
-
 import pytest
 import torch
 
@@ -10,20 +8,10 @@ torch.set_num_threads(1)
 
 @pytest.fixture
 def reporter_factory(tmp_path):
-    from ml.reporting import PrintReporter
+    from tests.ml.reporters import StopAfter
 
     def make(name="run", attempt=1, stop_after=None):
-        rep = StopAfter(tmp_path / name, stream=io.StringIO(), quiet_progress=True, attempt=attempt)
-        rep.stop_after = stop_after
-        return rep
-
-    class StopAfter(PrintReporter):
-        """A real PrintReporter that asks to stop once `stop_after` steps are reported done."""
-        stop_after = None
-
-        def should_stop(self):
-            done = [e["data"]["done"] for e in self.events if e["type"] == "progress"]
-            return self.stop_after is not None and bool(done) and done[-1] >= self.stop_after
+        return StopAfter(tmp_path / name, stop_after=stop_after, attempt=attempt)
 
     return make
 

@@ -1,6 +1,6 @@
 import torch
 
-from ml.train.lion import Lion
+from ml.engine.lion import Lion
 
 
 def test_lion_matches_algorithm_2_on_two_hand_computed_steps():

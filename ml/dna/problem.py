@@ -1,5 +1,6 @@
-"""A DNA task built from its params: motifs and roles, the generator HMM, the calibrated true activity,
-and the generated data sets (labelled halves for the two oracles, a reference set of natural sequences).
+"""The synthetic DNA problem built from its DnaTask params: motifs and roles, the generator HMM, the
+calibrated true activity, and the generated data sets (labelled halves for the two oracles, a reference
+set of natural sequences).
 
 Everything is a deterministic function of the DnaTask params, so a model.json that records the task
 lets any later job rebuild the same ground truth.
@@ -26,7 +27,7 @@ def default_roles(n: int) -> list[str]:
 
 
 @dataclass
-class Task:
+class Problem:
     params: DnaTask
     motifs: list
     roles: list
@@ -65,16 +66,16 @@ class Task:
         return json.dumps(self.params.model_dump(), sort_keys=True)
 
 
-def build(task) -> Task:
+def build(task) -> Problem:
     """From a DnaTask, a dict, or None (defaults)."""
-    if isinstance(task, Task):
+    if isinstance(task, Problem):
         return task
     p = task if isinstance(task, DnaTask) else DnaTask.model_validate(task or {})
     return _build(json.dumps(p.model_dump(), sort_keys=True))
 
 
 @functools.lru_cache(maxsize=8)
-def _build(key: str) -> Task:
+def _build(key: str) -> Problem:
     p = DnaTask.model_validate(json.loads(key))
     motifs = [m.upper() for m in (p.motifs or DEFAULT_MOTIFS)]
     if any(set(m) - set("ACGT") or not 4 <= len(m) <= 20 for m in motifs):
@@ -88,7 +89,7 @@ def _build(key: str) -> Task:
     # calibration: natural median of f* is 0 (mirrors Gosai et al.'s centred activities)
     calib = hmm.sample(h, 4000, p.length, seed=p.seed * 7919 + 1)
     offset = float(np.median(activity.raw_activity(calib, motifs, roles).numpy()))
-    return Task(p, motifs, roles, h, offset)
+    return Problem(p, motifs, roles, h, offset)
 
 
 @functools.lru_cache(maxsize=4)

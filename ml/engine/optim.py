@@ -1,6 +1,8 @@
-"""Optimiser, learning-rate schedule and weight EMA of a training run.
+"""Optimiser, learning-rate schedule and weight EMA of every training run (ml.engine.fit).
 
-- LR: linear warm-up (Goyal et al. 2017) then cosine decay to 0 (Loshchilov & Hutter 2017, SGDR).
+- Optimisers: AdamW (Loshchilov & Hutter 2019), Adam (DRAKES), Lion (Chen et al. 2023, lion.py).
+- LR: linear warm-up (Goyal et al. 2017), then cosine decay to 0 (Loshchilov & Hutter 2017, SGDR)
+  or constant (MDLM, Sahoo et al. 2024, trains at its peak LR after the warm-up).
 - EMA of weights (Polyak averaging, as in DDPM, Ho et al. 2020): the EMA model is what gets
   sampled. The decay is warmed up, min(decay, (1 + n) / (10 + n)), so short runs are not
   dominated by the random initial weights.
@@ -12,10 +14,12 @@ import math
 
 import torch
 
-from ml.train.lion import Lion
+from ml.engine.lion import Lion
 
 
 def make_optimizer(name, params, lr, weight_decay=0.0):
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     if name == "adamw":
         return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     if name == "lion":
@@ -23,8 +27,14 @@ def make_optimizer(name, params, lr, weight_decay=0.0):
     raise ValueError(f"unknown optimizer {name!r}")
 
 
-def lr_at(step, base_lr, warmup, total):
-    """LR for optimiser step `step` (0-based)."""
+SCHEDULES = ("cosine", "constant")
+
+
+def lr_at(step, base_lr, warmup, total, schedule="cosine"):
+    """LR for optimiser step `step` (0-based): linear warm-up over `warmup` steps, then `schedule`."""
+    if schedule == "constant":
+        # the warm-up fraction first, then the product: the float order DNA runs always had (same bits)
+        return base_lr * min(1.0, (step + 1) / max(warmup, 1))
     if warmup > 0 and step < warmup:
         return base_lr * (step + 1) / warmup
     progress = (step - warmup) / max(1, total - warmup)
