@@ -6,13 +6,13 @@ another user cannot run code on a worker.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
 from ml import nets
+from ml.durable import replace_with, write_text
 from ml.finite import check_tensors
 
 FORMAT_VERSION = 1
@@ -28,12 +28,9 @@ def save_model(out_dir, model: torch.nn.Module, config: dict, reporter=None) -> 
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     check_tensors(state.values(), "the model's weights", "(the model is not saved)")
     out_dir.mkdir(parents=True, exist_ok=True)
-    # write-then-rename so a reader never sees half a file
-    tmp = out_dir / "model.safetensors.tmp"
-    save_file(state, str(tmp))
-    os.replace(tmp, out_dir / "model.safetensors")
+    replace_with(out_dir / "model.safetensors", lambda tmp: save_file(state, str(tmp)))
     cfg = {"format": FORMAT_VERSION, **config}
-    (out_dir / "model.json").write_text(json.dumps(cfg, indent=2, sort_keys=True))
+    write_text(out_dir / "model.json", json.dumps(cfg, indent=2, sort_keys=True))
     if reporter is not None:
         reporter.artifact("model.safetensors", out_dir / "model.safetensors", "model")
         reporter.artifact("model.json", out_dir / "model.json", "config")
