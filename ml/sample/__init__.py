@@ -1,6 +1,6 @@
 """The `sample` job kind: fast ODE solvers for diffusion and flow models, with an exact ground truth.
 
-- `run(params, reporter)` / `Params`: the job (API.md "sample"); `python -m ml.sample --params p.json --out d`.
+- `run(params, reporter)` / `Params`: the job (docs/kinds/sample.md); `python -m ml.sample --params p.json --out d`.
 - `sample_model(net, config, noise, sampler, nfe, grid)`: samples of a trained `net(x, t)` (its model.json as
   `config`), for other job kinds (reflow pairs, evaluation).
 - `solve(model, x_T, sampler, nfe, ...)`: one solver on a `ml.sample.model.Model` with an exact NFE budget.

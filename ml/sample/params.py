@@ -1,4 +1,4 @@
-"""The `sample` job's params schema (API.md, "sample").
+"""The `sample` job's params schema (docs/api.md; its fields in docs/kinds/sample.md).
 
 The names a field takes come from the registries (samplers.py, schedules.py, grids.py, model.py), so a
 new solver or grid is in the schema, the form and the API's 400s once it is registered. A masked

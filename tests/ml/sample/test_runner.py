@@ -179,7 +179,7 @@ def test_the_terminal_entry_point_writes_result_and_artifacts(tmp_path):
     assert main("sample", run, ["--params", str(params), "--out", str(tmp_path / "out")]) == 0
     res = json.loads((tmp_path / "out/result.json").read_text())
     assert res["schedule"] == "edm" and res["t_start"] == 80.0 and res["nfe_used"] == 4
-    # edm starts from sigma_max N(0, I) (API.md: noise.npy holds x_T at sigma_max)
+    # edm starts from sigma_max N(0, I) (docs/kinds/sample.md: noise.npy holds x_T at sigma_max)
     assert 40 < float(np.load(tmp_path / "out/noise.npy").std()) < 120
 
 
