@@ -2,11 +2,11 @@
 import pytest
 
 from ml.dna import train_job
-from ml.finetune import Params, run
+from ml.finetune import Params as FinetuneParams, run
 from ml.finite import Diverged
 from ml.params import applicable
 from ml.reporting import PrintReporter
-from ml.train import Params
+from ml.train import Params as TrainParams
 
 TINY = {"data": {"length": 16, "n_data": 400, "n_reference": 400}, "batch_size": 16, "width": 16}
 FT = {"sampling_steps": 8, "truncate_steps": 4, "batch_size": 8, "grad_accum": 1, "steps": 20, "n_samples": 16,
@@ -22,7 +22,7 @@ def diverged_inputs(tmp_path_factory):
     """A masked-diffusion model after one AdamW step at lr 1e10 (past the schema's bound, set on the validated
     params; its weights ~1e10: finite, so saved, but its logits overflow), and two small honest oracles."""
     root = tmp_path_factory.mktemp("diverged")
-    blown = Params.model_validate(dict(TINY, depth=2, objective="masked_diffusion", steps=1, warmup_steps=0))
+    blown = TrainParams.model_validate(dict(TINY, depth=2, objective="masked_diffusion", steps=1, warmup_steps=0))
     train_job.run(blown.model_copy(update={"lr": 1e10}), reporter(root / "m"))
     for split in (0, 1):
         train_job.run(dict(TINY, objective="oracle", steps=20, split=split), reporter(root / f"o{split}"))
@@ -37,6 +37,6 @@ def diverged_inputs(tmp_path_factory):
 def test_a_diverged_model_stops_the_finetune_at_step_1(diverged_inputs, tmp_path, method, message):
     rep = reporter(tmp_path)
     with pytest.raises(Diverged, match=message):
-        run(applicable(Params, dict(FT, method=method, lr=1e-3, **diverged_inputs)), rep)
+        run(applicable(FinetuneParams, dict(FT, method=method, lr=1e-3, **diverged_inputs)), rep)
     assert not [e for e in rep.events if e["type"] == "progress"]
     assert not (tmp_path / "checkpoint").exists() and not (tmp_path / "model.safetensors").exists()
