@@ -5,6 +5,8 @@ from django.conf import settings
 from django.contrib.postgres.functions import RandomUUID
 from django.db import models
 
+from .projects import Membership, Project  # noqa: F401 (models of this app)
+
 
 class Job(models.Model):
     class Status(models.TextChoices):
@@ -18,6 +20,8 @@ class Job(models.Model):
     ACTIVE = (Status.QUEUED, Status.RUNNING)
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
+    # null only until jobs.projects fills it (migration 0005, Job.save): every job belongs to one project
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.PROTECT, related_name="jobs")
     name = models.CharField(max_length=200, blank=True)
     kind = models.CharField(max_length=32)
     params = models.JSONField(default=dict)
@@ -64,6 +68,13 @@ class Job(models.Model):
     @property
     def is_finished(self):
         return self.status in self.FINISHED
+
+    def save(self, *args, **kwargs):
+        if self.project_id is None and self.owner_id is not None:
+            from .projects import personal_project
+
+            self.project = personal_project(self.owner)
+        super().save(*args, **kwargs)
 
 
 class JobEvent(models.Model):
