@@ -16,9 +16,9 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from .access import jobs_for
+from .access import jobs_for, projects_for
 from . import hub
-from .events import user_group
+from .events import project_group
 from .models import JobEvent
 
 REPLAY_BATCH = 2000
@@ -116,21 +116,28 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
 
 
 class UserJobsConsumer(AsyncJsonWebsocketConsumer):
-    """Status and progress of all the user's jobs, each event with "job": id."""
+    """Status and progress of the jobs of all the user's projects, each event with "job": id.
+    The projects are those of the moment it connects (a member added later reconnects)."""
 
     async def connect(self):
-        self.group = None
+        self.groups_joined = []
         user = self.scope.get("user")
         await self.accept()
         if user is None or not user.is_authenticated:
             await self.close(code=4401)
             return
-        self.group = user_group(user.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        for project_id in await self._project_ids(user):
+            group = project_group(project_id)
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups_joined.append(group)
+
+    @database_sync_to_async
+    def _project_ids(self, user):
+        return list(projects_for(user).values_list("id", flat=True))
 
     async def disconnect(self, code):
-        if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive_json(self, content, **kwargs):
         if isinstance(content, dict) and content.get("type") == "ping":

@@ -1,5 +1,5 @@
 """Record events of a job (stored by jobs/eventlog.py with gap-free `seq`), then broadcast them
-to the channel-layer groups of the job and of its owner, once committed."""
+to the channel-layer groups of the job and of its project, once committed."""
 from __future__ import annotations
 
 import asyncio
@@ -21,8 +21,9 @@ def job_group(job_id: int) -> str:
     return f"job-{job_id}"
 
 
-def user_group(user_id: int) -> str:
-    return f"user-{user_id}"
+def project_group(project_id: int) -> str:
+    """Status and progress of every job of the project: each member's /ws/jobs/ listens to it."""
+    return f"project-{project_id}"
 
 
 # the jobs list page follows these without opening one socket per job
@@ -104,23 +105,23 @@ class Broadcaster:
 _broadcaster = Broadcaster()
 
 
-def _batch(job_id: int, owner_id: int, rows: list[JobEvent]) -> list[tuple[str, dict]]:
+def _batch(job_id: int, project_id: int, rows: list[JobEvent]) -> list[tuple[str, dict]]:
     batch = []
     for row in rows:
         event = row.as_dict()
         batch.append((job_group(job_id), event))
         if row.type in USER_STREAM_TYPES:
-            batch.append((user_group(owner_id), {**event, "job": job_id}))
+            batch.append((project_group(project_id), {**event, "job": job_id}))
     return batch
 
 
-def broadcast(job_id: int, owner_id: int, rows: list[JobEvent], wait: float = 0.0) -> None:
-    """Send stored events to the job's group, and status/progress to the owner's group.
+def broadcast(job_id: int, project_id: int, rows: list[JobEvent], wait: float = 0.0) -> None:
+    """Send stored events to the job's group, and status/progress to its project's group.
     With `wait`, block up to that many seconds until they are handed to the broker."""
     if not rows:
         return
     try:
-        _broadcaster.send(_batch(job_id, owner_id, rows), wait)
+        _broadcaster.send(_batch(job_id, project_id, rows), wait)
     except Exception:  # runs after commit: what is stored stays stored, and clients catch up by seq
         log.warning("job %s: could not queue its events for broadcast", job_id, exc_info=True)
 
@@ -134,14 +135,14 @@ class ThreadSender:
     def __init__(self):
         self._loop = None
 
-    def send(self, job_id: int, owner_id: int, rows: list[JobEvent]) -> None:
+    def send(self, job_id: int, project_id: int, rows: list[JobEvent]) -> None:
         if not rows:
             return
         if self._loop is None:
             self._loop = asyncio.new_event_loop()
         try:  # a broker that does not answer must not stall the writes and heartbeats of this thread
             self._loop.run_until_complete(asyncio.wait_for(
-                _send_groups(get_channel_layer(), _batch(job_id, owner_id, rows)), SEND_TIMEOUT_SECONDS))
+                _send_groups(get_channel_layer(), _batch(job_id, project_id, rows)), SEND_TIMEOUT_SECONDS))
         except asyncio.TimeoutError:
             log.warning("job %s: broadcast timed out; clients will catch up by seq", job_id)
 
@@ -154,7 +155,7 @@ class ThreadSender:
 def record_new(job: Job, item: tuple[str, dict]) -> JobEvent:
     """The first event of a job created (with last_seq=1) in the current transaction."""
     row = JobEvent.objects.create(job_id=job.pk, seq=1, type=item[0], data=item[1], ts=timezone.now())
-    transaction.on_commit(lambda: broadcast(job.pk, job.owner_id, [row]))
+    transaction.on_commit(lambda: broadcast(job.pk, job.project_id, [row]))
     return row
 
 
@@ -162,5 +163,5 @@ def record(job: Job, items: list[tuple[str, dict]], job_updates: dict | None = N
            wait: float = 0.0, fence: int | None = None) -> list[JobEvent]:
     rows = append_events(job.pk, items, job_updates, fence=fence)
     # a consumer that sees the message may read the rows back: send only once they are committed
-    transaction.on_commit(lambda: broadcast(job.pk, job.owner_id, rows, wait))
+    transaction.on_commit(lambda: broadcast(job.pk, job.project_id, rows, wait))
     return rows

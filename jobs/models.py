@@ -8,6 +8,21 @@ from django.db import models
 from .projects import Membership, Project  # noqa: F401 (models of this app)
 
 
+class JobManager(models.Manager):
+    def bulk_create(self, objs, *args, **kwargs):
+        """Rows without a project go into their owner's personal one, as `Job.save` does."""
+        from .projects import personal_project
+
+        objs = list(objs)
+        personal = {}
+        for job in objs:
+            if job.project_id is None and job.owner_id is not None:
+                if job.owner_id not in personal:
+                    personal[job.owner_id] = personal_project(job.owner)
+                job.project = personal[job.owner_id]
+        return super().bulk_create(objs, *args, **kwargs)
+
+
 class Job(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued"
@@ -18,6 +33,8 @@ class Job(models.Model):
 
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
     ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    objects = JobManager()
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
     # null only until jobs.projects fills it (migration 0005, Job.save): every job belongs to one project

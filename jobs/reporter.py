@@ -92,7 +92,7 @@ class JobReporter:
 
     def __init__(self, job: Job, job_folder: Path):
         self.job_id = job.pk
-        self.owner_id = job.owner_id
+        self.project_id = job.project_id
         self.attempt = job.attempts
         self.job_folder = Path(job_folder)
         self.out_dir = attempt_folder(self.job_folder, self.attempt)
@@ -270,9 +270,9 @@ class JobReporter:
             self._last_beat = time.monotonic()
             self._cancel = Job.objects.filter(pk=self.job_id).values_list("cancel_requested", flat=True).first() or False
         if threading.current_thread() is self._thread:
-            self._sender.send(self.job_id, self.owner_id, rows)
+            self._sender.send(self.job_id, self.project_id, rows)
         else:  # the job's own thread (an artifact, the last flush) must not wait on the broker
-            broadcast(self.job_id, self.owner_id, rows)
+            broadcast(self.job_id, self.project_id, rows)
 
     def _remember_unsure(self, rows, durable):
         """Keep what was committed without waiting for the disk until PostgreSQL surely wrote it

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from .access import artifacts_for
+from .access import models_usable_by
 
 MODEL_KINDS = ("model",)
 
@@ -39,12 +39,13 @@ def find_refs(params, prefix="") -> list[tuple[str, dict]]:
 def lookup(params, user):
     """[(field, ref, Artifact)] for every reference; raises BadReference naming the field."""
     out = []
-    allowed = artifacts_for(user).filter(kind__in=MODEL_KINDS).select_related("job")
+    allowed = models_usable_by(user).filter(kind__in=MODEL_KINDS).select_related("job")
     for field, ref in find_refs(params):
         art_id = ref["artifact"]
         art = allowed.filter(pk=art_id).first() if isinstance(art_id, int) and not isinstance(art_id, bool) else None
         if art is None:
-            raise BadReference(f"{field}.artifact", f"no model artifact {art_id!r} among your jobs' outputs")
+            raise BadReference(f"{field}.artifact", f"no model artifact {art_id!r} among the models of the projects "
+                                                    f"where you may launch jobs (member or admin)")
         if art.job.status != "succeeded":
             raise BadReference(f"{field}.artifact", f"artifact {art_id} comes from job {art.job_id}, "
                                                     f"which has not succeeded ({art.job.status})")

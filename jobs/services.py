@@ -18,10 +18,11 @@ from django.utils import timezone
 from pydantic import ValidationError as PydanticValidationError
 
 from . import admission
-from .access import jobs_for
+from .access import jobs_changeable_by, jobs_for, may_launch
 from .api.nul import MESSAGE as NUL_MESSAGE, nul_path
 from .events import record, record_new
 from .models import Artifact, Job
+from .projects import Project, personal_project
 from .registry import KINDS, get_kind
 from .resolve import BadReference, lookup, resolve_artifacts
 from .tasks import enqueue, job_dir
@@ -35,6 +36,12 @@ class NoSuchJob(ServiceError):
     def __init__(self, job_id):
         super().__init__("no such job")
         self.job_id = job_id
+
+
+class NoSuchProject(ServiceError):
+    def __init__(self, project_id):
+        super().__init__("no such project")
+        self.project_id = project_id
 
 
 class BadInput(ServiceError):
@@ -60,6 +67,10 @@ class StorageFull(ServiceError):
         self.stored = stored
 
 
+class NotAllowed(ServiceError):
+    """The user sees the job or project, but their role there does not allow this (403)."""
+
+
 class AlreadyFinished(ServiceError):
     """Cancel of a job that has ended."""
 
@@ -69,7 +80,7 @@ class JobInUse(ServiceError):
 
 
 # the one mapping to HTTP status codes (jobs/api/errors.py answers {"detail": str(exc)} with them)
-STATUS = {NoSuchJob: 404, BadInput: 400, TooManyJobs: 429, StorageFull: 507, AlreadyFinished: 409, JobInUse: 409}
+STATUS = {NoSuchJob: 404, NoSuchProject: 404, NotAllowed: 403, BadInput: 400, TooManyJobs: 429, StorageFull: 507, AlreadyFinished: 409, JobInUse: 409}
 
 
 @dataclass
@@ -135,10 +146,12 @@ def _has_key(obj, key, depth=0) -> bool:
     return False
 
 
-def create_job(user, kind_name, params, name, input_artifacts, send=True) -> Job:
-    """Store a job of validated params (see `submission`) and send it to its queue once committed;
-    TooManyJobs / StorageFull when the user is over a cap."""
+def create_job(user, kind_name, params, name, input_artifacts, send=True, project=None) -> Job:
+    """Store a job of validated params (see `submission`) in `project` (None: the user's personal one)
+    and send it to its queue once committed; TooManyJobs / StorageFull when the user is over a cap."""
     kind = get_kind(kind_name)
+    if project is None:
+        project = personal_project(user)
     with transaction.atomic():
         active, stored = _lock_and_count(user.pk)
         if active >= settings.LAB_MAX_ACTIVE_JOBS:
@@ -147,7 +160,7 @@ def create_job(user, kind_name, params, name, input_artifacts, send=True) -> Job
             raise StorageFull(stored)
         _lock_inputs(input_artifacts)
         # the row is new and unseen outside this transaction: its first seq needs no lock
-        job = Job.objects.create(owner=user, kind=kind.name, params=params, name=name,
+        job = Job.objects.create(owner=user, project=project, kind=kind.name, params=params, name=name,
                                  queue=kind.queue_for(kind.params.model_validate(params)),
                                  max_attempts=settings.LAB_MAX_ATTEMPTS, last_seq=1)
         if input_artifacts:
@@ -161,20 +174,34 @@ def create_job(user, kind_name, params, name, input_artifacts, send=True) -> Job
     return job
 
 
-def submit(user, s: Submission) -> Job:
-    return create_job(user, s.kind, s.params, s.name, s.input_artifacts)
+def submit(user, s: Submission, project=None) -> Job:
+    return create_job(user, s.kind, s.params, s.name, s.input_artifacts, project=project)
+
+
+def launch_project(user, project_id):
+    """The project a user launches into, by id (None: their personal one); BadInput naming `project`
+    unless they are a member or admin of it."""
+    if project_id is None:
+        return personal_project(user)
+    project = Project.objects.filter(pk=project_id).first() if isinstance(project_id, int) else None
+    if project is None or not may_launch(user, project.pk):
+        raise BadInput({"project": [f"no project {project_id!r} where you may launch jobs (member or admin)"]})
+    return project
 
 
 def retry_job(user, job_id: int) -> Job:
-    """A new job of the same kind, params and name, checked as a new one is (its model may be gone)."""
-    old = _visible(user, job_id)
-    return submit(user, submission(user, old.kind, old.params, old.name))
+    """A new job of the same kind, params, name and project, checked as a new one is (its model may
+    be gone, the user may have lost their role)."""
+    old = _changeable(user, job_id)
+    if not may_launch(user, old.project_id):
+        raise NotAllowed(f"you may not launch jobs in project {old.project_id}")
+    return submit(user, submission(user, old.kind, old.params, old.name), project=old.project)
 
 
 def cancel_job(user, job_id: int) -> Job:
     """A queued job ends cancelled now; a running one is asked to stop at its next step."""
     with transaction.atomic():
-        job = _visible(user, job_id, lock=True)
+        job = _changeable(user, job_id, lock=True)
         if job.is_finished:
             raise AlreadyFinished(f"job already {job.status}")
         if job.status == Job.Status.QUEUED:
@@ -196,7 +223,7 @@ def delete_job(user, job_id: int) -> None:
     folder once it committed: a crash in between leaves a folder no row owns, which the garbage
     collector removes (jobs/retention.py)."""
     with transaction.atomic():
-        job = _visible(user, job_id, lock=True)
+        job = _changeable(user, job_id, lock=True)
         if job.status in Job.ACTIVE:
             raise JobInUse(f"job {job.pk} is {job.status}: cancel it, or wait until it ends, then delete it")
         links = Job.input_artifacts.through.objects.filter(artifact__job=job)
@@ -223,10 +250,15 @@ def _keep_lineage(job: Job, links) -> None:
                         [json.dumps(entries), user_id])
 
 
-def _visible(user, job_id, lock=False) -> Job:
-    qs = jobs_for(user).filter(pk=job_id)
+def _changeable(user, job_id, lock=False) -> Job:
+    """The job if the user may cancel, retry or delete it (jobs.access.may_change); NoSuchJob where
+    they do not see it, NotAllowed where their role does not allow it."""
+    qs = jobs_changeable_by(user).filter(pk=job_id)
     job = (qs.select_for_update(of=("self",)) if lock else qs).first()
     if job is None:
+        if jobs_for(user).filter(pk=job_id).exists():
+            raise NotAllowed("your role in this job's project does not allow this: members change their own jobs, "
+                             "admins any job of the project")
         raise NoSuchJob(job_id)
     return job
 

@@ -105,7 +105,7 @@ def _claim_first_attempt(job_id: int, worker: str) -> Job | None:
                                           "running": Job.Status.RUNNING, "queued": Job.Status.QUEUED})), None)
     if job is not None:
         # `running` is handed to the broker before the job starts (its thread would hold the GIL)
-        broadcast(job.pk, job.owner_id, [JobEvent(job_id=job.pk, seq=job.last_seq, type="status", data=data, ts=now)],
+        broadcast(job.pk, job.project_id, [JobEvent(job_id=job.pk, seq=job.last_seq, type="status", data=data, ts=now)],
                   wait=1.0)
     return job
 

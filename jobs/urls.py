@@ -1,6 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
+from .api.projects import MemberDetail, MemberList, ProjectDetailView, ProjectList
 from .api.views import ArtifactViewSet, JobKindList, JobViewSet, WorkerList
 
 router = DefaultRouter()
@@ -10,5 +11,9 @@ router.register("artifacts", ArtifactViewSet, basename="artifact")
 urlpatterns = [
     path("job-kinds/", JobKindList.as_view(), name="job-kinds"),
     path("workers/", WorkerList.as_view(), name="workers"),
+    path("projects/", ProjectList.as_view(), name="projects"),
+    path("projects/<str:pk>/", ProjectDetailView.as_view(), name="project"),
+    path("projects/<str:pk>/members/", MemberList.as_view(), name="project-members"),
+    path("projects/<str:pk>/members/<str:username>/", MemberDetail.as_view(), name="project-member"),
     path("", include(router.urls)),
 ]

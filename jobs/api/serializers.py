@@ -5,13 +5,13 @@ from rest_framework import serializers
 from ..access import jobs_for
 from ..models import Artifact, Job, JobEvent
 from ..registry import KINDS, available_kinds
-from ..services import BadInput, submission
+from ..services import BadInput, launch_project, submission
 from ..workers import live_queues, waiting_reason
 
 
 # what a job answer is made of: the list reads exactly these columns (no model instances)
 JOB_COLUMNS = ("id", "name", "kind", "params", "status", "progress", "result", "error", "created_at", "started_at",
-               "finished_at", "owner__username", "attempts", "max_attempts", "queue", "worker", "bytes_stored",
+               "finished_at", "owner__username", "project_id", "attempts", "max_attempts", "queue", "worker", "bytes_stored",
                "deleted_inputs")
 
 
@@ -38,7 +38,8 @@ def job_answer(row: dict, context: dict) -> dict:
         "id": row["id"], "name": row["name"], "kind": row["kind"], "params": row["params"], "status": row["status"],
         "progress": float(row["progress"]), "result": row["result"], "error": row["error"],
         "created_at": _iso(row["created_at"]), "started_at": _iso(row["started_at"]),
-        "finished_at": _iso(row["finished_at"]), "owner": row["owner__username"], "attempts": row["attempts"],
+        "finished_at": _iso(row["finished_at"]), "owner": row["owner__username"],
+        "project": row["project_id"], "attempts": row["attempts"],
         "max_attempts": row["max_attempts"], "queue": row["queue"], "worker": row["worker"],
         "waiting_reason": waiting, "input_artifacts": sorted(row["input_ids"] or []),
         "outputs_used_by": sorted(row["used_by_ids"] or []), "bytes_stored": row["bytes_stored"],
@@ -49,6 +50,7 @@ def job_answer(row: dict, context: dict) -> dict:
 class JobSerializer(serializers.ModelSerializer):
     """The job answer's schema (OpenAPI) and its rendering from a model instance."""
     owner = serializers.CharField(source="owner.username", read_only=True)
+    project = serializers.IntegerField(source="project_id", read_only=True)
     waiting_reason = serializers.CharField(allow_null=True, read_only=True)
     input_artifacts = serializers.ListField(child=serializers.IntegerField(), read_only=True)
     outputs_used_by = serializers.ListField(child=serializers.IntegerField(), read_only=True)
@@ -58,7 +60,7 @@ class JobSerializer(serializers.ModelSerializer):
     class Meta:
         model = Job
         fields = ["id", "name", "kind", "params", "status", "progress", "result", "error", "created_at",
-                  "started_at", "finished_at", "owner", "attempts", "max_attempts", "queue", "worker",
+                  "started_at", "finished_at", "owner", "project", "attempts", "max_attempts", "queue", "worker",
                   "waiting_reason", "input_artifacts", "outputs_used_by", "bytes_stored", "deleted_inputs"]
         read_only_fields = fields
 
@@ -77,13 +79,18 @@ class JobCreateSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=sorted(KINDS))
     params = serializers.JSONField(required=False, default=dict)
     name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+    # a project where the user is member or admin; default their personal one
+    project = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1,
+                                       max_value=2**63 - 1)
 
     def validate(self, attrs):
+        user = self.context["request"].user
         try:
-            s = submission(self.context["request"].user, attrs["kind"], attrs.get("params"), attrs.get("name", ""))
+            project = launch_project(user, attrs.get("project"))
+            s = submission(user, attrs["kind"], attrs.get("params"), attrs.get("name", ""))
         except BadInput as exc:
             raise serializers.ValidationError(exc.errors)
-        attrs.update(params=s.params, input_artifacts=s.input_artifacts)
+        attrs.update(params=s.params, input_artifacts=s.input_artifacts, project=project)
         return attrs
 
 

@@ -40,13 +40,17 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
                 qs = qs.filter(status=status_)
             if kind:
                 qs = qs.filter(kind=kind)
+            project = int_param(self.request.query_params, "project", 0)
+            if project:
+                qs = qs.filter(project_id=project)
         return qs
 
     def get_serializer_class(self):
         return JobCreateSerializer if self.action == "create" else JobSerializer
 
     @extend_schema(
-        parameters=[OpenApiParameter("status", str, enum=list(Job.Status.values)), OpenApiParameter("kind", str)])
+        parameters=[OpenApiParameter("status", str, enum=list(Job.Status.values)), OpenApiParameter("kind", str),
+                    OpenApiParameter("project", int, description="only the jobs of this project")])
     def list(self, request, *args, **kwargs):
         rows = self.get_queryset().values(*JOB_COLUMNS, "input_ids", "used_by_ids")
         page = self.paginate_queryset(rows)
@@ -58,7 +62,8 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
         ser = JobCreateSerializer(data=request.data, context={"request": request})
         ser.is_valid(raise_exception=True)
         d = ser.validated_data
-        job = services.create_job(request.user, d["kind"], d["params"], d.get("name", ""), d["input_artifacts"])
+        job = services.create_job(request.user, d["kind"], d["params"], d.get("name", ""), d["input_artifacts"],
+                                  project=d["project"])
         return self._answer(job, status.HTTP_201_CREATED)
 
     @extend_schema(responses={204: None, 409: inline_serializer("JobInUse", fields={"detail": serializers.CharField()})})
@@ -138,9 +143,13 @@ class ArtifactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         kind = self.request.query_params.get("kind")
         if kind:
             qs = qs.filter(kind=kind)
+        project = int_param(self.request.query_params, "project", 0) if self.action == "list" else 0
+        if project:
+            qs = qs.filter(job__project_id=project)
         return qs
 
-    @extend_schema(parameters=[OpenApiParameter("kind", str)])
+    @extend_schema(parameters=[OpenApiParameter("kind", str),
+                               OpenApiParameter("project", int, description="only the artifacts of this project")])
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 

@@ -15,16 +15,20 @@ N_JOBS, N_EVENTS, BIG_JOB_EVENTS = 10_000, 100_000, 50_000
 
 def bulk_load(owner, other, n_jobs=N_JOBS, n_events=N_EVENTS, big_job_events=BIG_JOB_EVENTS):
     """n_jobs jobs (a tenth of them another user's), n_events events, big_job_events of them in one job."""
+    from jobs.projects import personal_project
+
     t0 = time.perf_counter()
+    projects = [personal_project(other).pk, personal_project(owner).pk]
     with connection.cursor() as cur:
         cur.execute("SELECT coalesce(max(id), 0) FROM jobs_job")
         before = cur.fetchone()[0]  # jobs already there keep their events
         cur.execute(
-            "INSERT INTO jobs_job (owner_id, name, kind, params, status, progress, error, attempts, max_attempts, queue,"
-            " worker, cancel_requested, last_seq, created_at) SELECT CASE WHEN i %% 10 = 0 THEN %s ELSE %s END, '',"
+            "INSERT INTO jobs_job (owner_id, project_id, name, kind, params, status, progress, error, attempts, max_attempts, queue,"
+            " worker, cancel_requested, last_seq, created_at) SELECT CASE WHEN i %% 10 = 0 THEN %s ELSE %s END,"
+            " CASE WHEN i %% 10 = 0 THEN %s ELSE %s END, '',"
             " CASE WHEN i %% 3 = 0 THEN 'train' ELSE 'sample' END, '{}', (ARRAY['queued','running','succeeded',"
             "'failed','cancelled'])[1 + i %% 5], 0, '', 1, 3, 'gpu', '', false, 0,"
-            " now() - make_interval(secs => i) FROM generate_series(1, %s) AS i", [other.pk, owner.pk, n_jobs])
+            " now() - make_interval(secs => i) FROM generate_series(1, %s) AS i", [other.pk, owner.pk, *projects, n_jobs])
         cur.execute("SELECT min(id), max(id) FROM jobs_job WHERE owner_id = %s AND id > %s", [owner.pk, before])
         first, last = cur.fetchone()
         per_job = (n_events - big_job_events) // (n_jobs - 1)
