@@ -40,3 +40,8 @@ def personal_project(user) -> Project:
     if made:
         Membership.objects.get_or_create(project=project, user=user, defaults={"role": Membership.Role.ADMIN})
     return project
+
+
+def personal_project_on_login(sender, user, **kwargs):
+    """Every user has a personal project from their first login (token users get it on first need)."""
+    personal_project(user)

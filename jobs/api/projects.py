@@ -6,7 +6,7 @@ from rest_framework.views import APIView
 
 from .. import membership
 from ..access import RANK, projects_for
-from ..projects import Membership
+from ..projects import Membership, personal_project
 from ..services import BadInput
 from .query import ascii_int
 
@@ -68,6 +68,7 @@ def _body(request) -> dict:
 class ProjectList(APIView):
     @extend_schema(tags=["projects"], responses=ProjectOut(many=True))
     def get(self, request):
+        personal_project(request.user)
         roles = dict(Membership.objects.filter(user=request.user).values_list("project_id", "role"))
         return Response([_answer(p, roles[p.pk]) for p in projects_for(request.user)])
 
