@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import projects, views
 
 app_name = "frontend"
 
@@ -10,5 +10,9 @@ urlpatterns = [
     path("jobs/<int:pk>/", views.job_detail, name="job"),
     path("compare/", views.compare, name="compare"),
     path("workers/", views.workers, name="workers"),
+    path("projects/", projects.projects_page, name="projects"),
+    path("projects/switch/", projects.switch, name="project-switch"),
+    path("projects/<int:pk>/", projects.project_page, name="project"),
+    path("projects/<int:pk>/members/", projects.project_members, name="project-members"),
     path("vendor/uplot/<str:name>", views.vendor_uplot, name="vendor-uplot"),
 ]

@@ -16,6 +16,7 @@ from jobs.api.query import ascii_int
 from jobs.models import Job
 
 from .compare import compare_rows, numeric_results, parse_ids
+from .projects import current_project
 
 STATUSES = list(Job.Status.values)
 PAGE_SIZE = 25
@@ -30,7 +31,8 @@ def _kinds(qs):
 @login_required
 @require_GET
 def jobs_list(request):
-    mine = jobs_for(request.user)
+    project = current_project(request)
+    mine = jobs_for(request.user).filter(project=project)
     qs = mine
     kind = request.GET.get("kind", "")
     status = request.GET.get("status", "")
@@ -39,8 +41,9 @@ def jobs_list(request):
     if status in STATUSES:
         qs = qs.filter(status=status)
     # Only the columns the table shows: params/result JSON can be large.
-    qs = qs.only("id", "name", "kind", "status", "progress", "created_at", "started_at", "finished_at",
-                 "queue", "bytes_stored").order_by("-created_at", "-id")
+    qs = qs.select_related("owner").only("id", "name", "kind", "status", "progress", "created_at", "started_at",
+                                         "finished_at", "queue", "bytes_stored", "owner__username"
+                                         ).order_by("-created_at", "-id")
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -48,7 +51,7 @@ def jobs_list(request):
     deleted = request.GET.get("deleted", "")
     return render(request, "frontend/jobs_list.html", {
         "page": page, "deleted": int(deleted) if deleted.isascii() and deleted.isdigit() else None, "kinds": _kinds(mine), "statuses": STATUSES, "kind": kind, "status": status,
-        "query": query.urlencode(), "nav": "jobs",
+        "query": query.urlencode(), "nav": "jobs", "project": project,
     })
 
 
@@ -58,10 +61,12 @@ def job_new(request):
     source, source_id = None, ascii_int(request.GET.get("from", ""))
     if source_id is not None:  # anything else ('²', 'abc') is no job to copy: an empty form
         source = get_object_or_404(jobs_for(request.user), pk=source_id)
+    project = current_project(request)
     initial = {"kind": source.kind if source else request.GET.get("kind", ""),
                "params": source.params if source else None,
-               "name": source.name if source else ""}
-    return render(request, "frontend/job_new.html", {"initial": initial, "source": source, "nav": "new"})
+               "name": source.name if source else "", "project": project.pk}
+    return render(request, "frontend/job_new.html", {"initial": initial, "source": source, "nav": "new",
+                                                     "project": project})
 
 
 @login_required
@@ -83,14 +88,16 @@ def job_detail(request, pk):
 @login_required
 @require_GET
 def compare(request):
-    mine = jobs_for(request.user)
+    project = current_project(request)
+    visible = jobs_for(request.user)
+    mine = visible.filter(project=project)  # what the picker offers: the current project's jobs
     ids, problem = parse_ids(request.GET.getlist("ids"))
     picking = "pick" in request.GET or not ids
     if picking and problem and ids:
         problem = None  # a selection in progress ("Compare with…" from a job page) is not an error
     jobs = []
     if ids and not problem:
-        found = {j.id: j for j in mine.filter(pk__in=ids)}
+        found = {j.id: j for j in visible.filter(pk__in=ids)}
         if any(i not in found for i in ids):
             raise Http404("no such job")
         jobs = [found[i] for i in ids]
@@ -108,7 +115,7 @@ def compare(request):
     return render(request, "frontend/compare.html", {
         "jobs": jobs, "problem": problem, "kind": kind, "kinds": _kinds(mine), "picking": picking,
         "candidates": candidates, "selected": set(ids), "params_rows": params_rows, "result_rows": result_rows,
-        "nav": "compare", "boot": {"ids": [j.id for j in jobs] if not picking else [],
+        "nav": "compare", "project": project, "boot": {"ids": [j.id for j in jobs] if not picking else [],
                                    "results": numeric_results(jobs) if jobs and not picking else {}},
     })
 

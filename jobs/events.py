@@ -111,7 +111,7 @@ def _batch(job_id: int, project_id: int, rows: list[JobEvent]) -> list[tuple[str
         event = row.as_dict()
         batch.append((job_group(job_id), event))
         if row.type in USER_STREAM_TYPES:
-            batch.append((project_group(project_id), {**event, "job": job_id}))
+            batch.append((project_group(project_id), {**event, "job": job_id, "project": project_id}))
     return batch
 
 

@@ -1,4 +1,4 @@
-// Jobs list: statuses and progress follow /ws/jobs/ (status + progress of all my jobs) without a reload.
+// Jobs list: statuses and progress follow /ws/jobs/ (status + progress of my projects' jobs) without a reload.
 import { openEventStream, reconnectOnWake, jobSocketUrl } from "./events.js";
 import { api, statusBadge } from "./api.js";
 import { formatBytes, TERMINAL } from "./format.js";
@@ -27,7 +27,11 @@ function update(id, { status, progress }) {
   }
 }
 
+// /ws/jobs/ carries the jobs of all my projects; this page lists the current one's
+const project = Number(document.querySelector("table.jobs")?.dataset.project ?? NaN);
+
 function onEvent(event) {
+  if (event.project !== undefined && event.project !== project && !rows.has(Number(event.job))) return;
   const id = Number(event.job);
   const d = event.data ?? {};
   if (event.type === "status") update(id, { status: d.status });

@@ -51,7 +51,7 @@ presetSelect.addEventListener("change", () => {
 });
 
 async function load() {
-  const [k, m] = await Promise.all([api("/api/job-kinds/"), apiAll("/api/artifacts/?kind=model")]);
+  const [k, m] = await Promise.all([api("/api/job-kinds/"), apiAll(`/api/artifacts/?kind=model&project=${boot.project}`)]);
   if (!k.ok) {
     showSummary([`Could not load job kinds (${k.status}).`]);
     return;
@@ -76,7 +76,7 @@ form.addEventListener("submit", async (event) => {
     showSummary(showErrors(form, errors));
     return;
   }
-  const body = { kind: kindSelect.value, params };
+  const body = { kind: kindSelect.value, params, project: boot.project };  // the header's current project
   const name = document.getElementById("job-name").value.trim();
   if (name) body.name = name;
   const button = document.getElementById("launch");
