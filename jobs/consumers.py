@@ -20,6 +20,7 @@ from .access import jobs_for, projects_for
 from . import hub
 from .events import project_group
 from .models import JobEvent
+from .projects import personal_project
 
 REPLAY_BATCH = 2000
 # a quiet socket re-reads the database this often: the last message of a job may have
@@ -133,6 +134,7 @@ class UserJobsConsumer(AsyncJsonWebsocketConsumer):
 
     @database_sync_to_async
     def _project_ids(self, user):
+        personal_project(user)  # made on first need: a script's first job may come after it connects
         return list(projects_for(user).values_list("id", flat=True))
 
     async def disconnect(self, code):

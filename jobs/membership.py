@@ -12,6 +12,7 @@ from django.db.models import DateTimeField, F, Sum, Value
 from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
+from .api.nul import MESSAGE as NUL_MESSAGE, NUL
 from .access import ADMIN, RANK, may_manage, role_in
 from .models import Job
 from .projects import Membership, Project
@@ -39,9 +40,16 @@ def _managed(user, project_id, lock=False) -> Project:
     return project
 
 
+def _no_nul(field, value) -> None:
+    """PostgreSQL refuses NUL in text: a 400 naming the field, not a 500."""
+    if isinstance(value, str) and NUL in value:
+        raise BadInput({field: [NUL_MESSAGE]})
+
+
 def create_project(user, name) -> Project:
     if not isinstance(name, str) or not name.strip():
         raise BadInput({"name": ["a project needs a name"]})
+    _no_nul("name", name)
     if len(name.strip()) > NAME_MAX:
         raise BadInput({"name": [f"at most {NAME_MAX} characters"]})
     with transaction.atomic():
@@ -66,6 +74,7 @@ def set_member(user, project_id, username, role) -> Membership:
         raise BadInput({"role": [f"one of {', '.join(RANK)}"]})
     if not isinstance(username, str) or not username:
         raise BadInput({"username": ["the username of the user to add"]})
+    _no_nul("username", username)
     with transaction.atomic():
         project = _managed(user, project_id, lock=True)
         target = get_user_model().objects.filter(username=username, is_active=True).first()
@@ -83,6 +92,7 @@ def set_member(user, project_id, username, role) -> Membership:
 
 def remove_member(user, project_id, username) -> None:
     """Admins remove anyone; any member may leave."""
+    _no_nul("username", username)
     with transaction.atomic():
         project, _role = visible_project(user, project_id)
         if username != user.get_username():

@@ -37,8 +37,9 @@ class Job(models.Model):
     objects = JobManager()
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
-    # null only until jobs.projects fills it (migration 0005, Job.save): every job belongs to one project
-    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.PROTECT, related_name="jobs")
+    # every job belongs to one project: `save` and `bulk_create` put one without it into its owner's
+    # personal project; rows inserted in plain SQL must name it (NOT NULL)
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="jobs")
     name = models.CharField(max_length=200, blank=True)
     kind = models.CharField(max_length=32)
     params = models.JSONField(default=dict)
@@ -76,6 +77,9 @@ class Job(models.Model):
             models.Index(fields=["owner", "-created_at"]),
             models.Index(fields=["owner", "status", "-created_at"]),
             models.Index(fields=["owner", "kind", "-created_at"]),
+            # and a project's jobs, for its members
+            models.Index(fields=["project", "-created_at"], name="jobs_job_project_8a1f0c_idx"),
+            models.Index(fields=["project", "status", "-created_at"], name="jobs_job_project_5c2e7d_idx"),
             models.Index(fields=["status", "heartbeat_at"]),
         ]
 

@@ -100,8 +100,9 @@ class MemberList(APIView):
     def post(self, request, pk):
         body = _body(request)
         membership.visible_project(request.user, _id(pk))
-        existed = Membership.objects.filter(project_id=_id(pk), user__username=body.get("username")).exists() \
-            if isinstance(body.get("username"), str) else False
+        name = body.get("username")
+        existed = isinstance(name, str) and "\x00" not in name and Membership.objects.filter(
+            project_id=_id(pk), user__username=name).exists()
         m = membership.set_member(request.user, _id(pk), body.get("username"), body.get("role"))
         return Response({"username": m.user.get_username(), "role": m.role},
                         status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED)

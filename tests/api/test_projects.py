@@ -146,3 +146,12 @@ def test_usage_counts_running_jobs_gpu_hours_of_the_last_7_days_and_bytes(user):
     got = membership.usage(team, now=now)
     assert got["running"] == 1 and got["bytes_stored"] == 1025
     assert got["gpu_hours_7d"] == pytest.approx(2 + 24 + 0.5, abs=1e-3)  # rounded to 3.6 s
+
+
+def test_nul_in_names_is_400_naming_the_field(api, user):
+    assert "name" in api.post("/api/projects/", {"name": "a\x00b"}, format="json").json()
+    team = membership.create_project(user, "team")
+    r = api.post(f"/api/projects/{team.pk}/members/", {"username": "a\x00", "role": "viewer"}, format="json")
+    assert r.status_code == 400 and "username" in r.json()
+    r = api.delete(f"/api/projects/{team.pk}/members/a%00b/")
+    assert r.status_code == 400 and "username" in r.json()
