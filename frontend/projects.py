@@ -4,6 +4,8 @@ The current project is kept in the session (default: the user's personal one); t
 and the new-job form show it. A project the user has left since is forgotten, never shown."""
 from __future__ import annotations
 
+import re
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
@@ -55,8 +57,8 @@ def switch(request):
         raise Http404("no such project")
     request.session[SESSION_KEY] = project_id
     back = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()) or back.startswith(
-            "/jobs/"):  # a job page belongs to its own project: go to the new project's jobs
+    if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()) or re.match(
+            r"/(jobs|projects)/\d+/", back):  # a job's or project's page is not the new project's: go to its jobs
         back = "/"
     return redirect(back)
 
