@@ -18,7 +18,7 @@ def _answer(project, role) -> dict:
             "personal": project.personal_of_id is not None}
 
 
-class ProjectOut(serializers.Serializer):
+class ProjectSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     role = serializers.ChoiceField(ROLES)
@@ -26,33 +26,33 @@ class ProjectOut(serializers.Serializer):
     personal = serializers.BooleanField()
 
 
-class ProjectIn(serializers.Serializer):
+class ProjectCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
 
 
-class QuotaIn(serializers.Serializer):
+class ProjectQuotaSerializer(serializers.Serializer):
     max_running = serializers.IntegerField(allow_null=True, min_value=1, max_value=10_000)
 
 
-class MemberIn(serializers.Serializer):
+class MemberSetSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     role = serializers.ChoiceField(ROLES)
 
 
-class MemberOut(serializers.Serializer):
+class MemberSerializer(serializers.Serializer):
     username = serializers.CharField()
     role = serializers.ChoiceField(ROLES)
 
 
-class UsageOut(serializers.Serializer):
+class ProjectUsageSerializer(serializers.Serializer):
     running = serializers.IntegerField()
     gpu_hours_7d = serializers.FloatField()
     bytes_stored = serializers.IntegerField()
 
 
-class ProjectDetail(ProjectOut):
-    members = MemberOut(many=True)
-    usage = UsageOut()
+class ProjectDetailSerializer(ProjectSerializer):
+    members = MemberSerializer(many=True)
+    usage = ProjectUsageSerializer()
 
 
 def _id(text):
@@ -66,26 +66,26 @@ def _body(request) -> dict:
 
 
 class ProjectList(APIView):
-    @extend_schema(tags=["projects"], responses=ProjectOut(many=True))
+    @extend_schema(tags=["projects"], responses=ProjectSerializer(many=True))
     def get(self, request):
         personal_project(request.user)
         roles = dict(Membership.objects.filter(user=request.user).values_list("project_id", "role"))
         return Response([_answer(p, roles[p.pk]) for p in projects_for(request.user)])
 
-    @extend_schema(tags=["projects"], request=ProjectIn, responses={201: ProjectOut})
+    @extend_schema(tags=["projects"], request=ProjectCreateSerializer, responses={201: ProjectSerializer})
     def post(self, request):
         project = membership.create_project(request.user, _body(request).get("name"))
         return Response(_answer(project, "admin"), status=status.HTTP_201_CREATED)
 
 
 class ProjectDetailView(APIView):
-    @extend_schema(tags=["projects"], responses=ProjectDetail)
+    @extend_schema(tags=["projects"], responses=ProjectDetailSerializer)
     def get(self, request, pk):
         project, role = membership.visible_project(request.user, _id(pk))
         return Response({**_answer(project, role), "members": membership.members(project),
                          "usage": membership.usage(project)})
 
-    @extend_schema(tags=["projects"], request=QuotaIn, responses=ProjectOut)
+    @extend_schema(tags=["projects"], request=ProjectQuotaSerializer, responses=ProjectSerializer)
     def patch(self, request, pk):
         body = _body(request)
         membership.visible_project(request.user, _id(pk))  # 404 before 400 for a stranger
@@ -96,7 +96,7 @@ class ProjectDetailView(APIView):
 
 
 class MemberList(APIView):
-    @extend_schema(tags=["projects"], request=MemberIn, responses={200: MemberOut, 201: MemberOut})
+    @extend_schema(tags=["projects"], request=MemberSetSerializer, responses={200: MemberSerializer, 201: MemberSerializer})
     def post(self, request, pk):
         body = _body(request)
         membership.visible_project(request.user, _id(pk))
