@@ -72,7 +72,7 @@ def job_new(request):
 @login_required
 @require_GET
 def job_detail(request, pk):
-    job = get_object_or_404(jobs_for(request.user), pk=pk)
+    job = get_object_or_404(jobs_for(request.user).select_related("owner", "project"), pk=pk)
     visible = jobs_for(request.user)
     # Lineage: jobs whose artifacts this job read, and jobs that read this job's artifacts.
     inputs = list(job.input_artifacts.select_related("job").order_by("id"))

@@ -85,6 +85,7 @@ def test_alice_shares_a_project_with_bob_and_carol_sees_nothing(new_page, celery
     assert running.status == 201, running.text()
     expect(bob.locator("#new-jobs")).to_be_visible()  # her new job reached bob's socket
     bob.goto(f"/jobs/{running.json()['id']}/")
+    expect(bob.locator("#job-project")).to_have_text("by alice in moons team")
     expect(bob.locator("#status .badge")).to_have_text("running", timeout=60_000)
     expect(bob.locator("#eta")).to_contain_text("left", timeout=60_000)  # progress events arrive live
     # members cancel only their own jobs: the page's Cancel answers bob with the API's refusal
@@ -112,3 +113,16 @@ def test_alice_shares_a_project_with_bob_and_carol_sees_nothing(new_page, celery
     stranger.goto("/")
     expect(stranger.locator("#project-switch option")).to_have_count(1)  # her personal project only
     expect(stranger.locator("tr[data-job]")).to_have_count(0)
+
+
+def test_project_pages_fit_a_narrow_screen(new_page, user, other_user):
+    from jobs import membership
+    from jobs.projects import Membership
+
+    team = membership.create_project(user, "a project with a rather long name for a phone")
+    Membership.objects.create(project=team, user=other_user, role="viewer")
+    page = new_page(user, viewport={"width": 390, "height": 844})
+    for url in ["/projects/", f"/projects/{team.pk}/"]:
+        page.goto(url)
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, url
