@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from .audit import AuditEntry
 from .login import ThrottledAdminAuthenticationForm
 from .models import Artifact, Job, JobEvent
 
@@ -31,6 +32,24 @@ class ArtifactAdmin(admin.ModelAdmin):
     list_display = ("id", "job", "name", "kind", "size", "partial", "created_at")
     list_filter = ("kind", "partial")
     raw_id_fields = ("job",)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """Read-only: the log is append-only for the application (jobs/audit.py), the admin included."""
+    list_display = ("ts", "username", "address", "action", "target", "detail", "project_id")
+    list_filter = ("action",)
+    search_fields = ("username", "target", "address")
+    date_hierarchy = "ts"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 # the admin's login page (staff see every job) has the same brake on guessing as the lab's

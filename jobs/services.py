@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from pydantic import ValidationError as PydanticValidationError
 
-from . import admission
+from . import admission, audit
 from .access import jobs_for
 from .api.nul import MESSAGE as NUL_MESSAGE, nul_path
 from .events import record, record_new
@@ -135,9 +135,10 @@ def _has_key(obj, key, depth=0) -> bool:
     return False
 
 
-def create_job(user, kind_name, params, name, input_artifacts, send=True) -> Job:
+def create_job(user, kind_name, params, name, input_artifacts, send=True, retry_of: int | None = None) -> Job:
     """Store a job of validated params (see `submission`) and send it to its queue once committed;
-    TooManyJobs / StorageFull when the user is over a cap."""
+    TooManyJobs / StorageFull when the user is over a cap. `retry_of`: the job this one retries (the
+    audit log then says retry, not create)."""
     kind = get_kind(kind_name)
     with transaction.atomic():
         active, stored = _lock_and_count(user.pk)
@@ -154,6 +155,10 @@ def create_job(user, kind_name, params, name, input_artifacts, send=True) -> Job
             links = Job.input_artifacts.through
             links.objects.bulk_create([links(job_id=job.pk, artifact_id=a.pk) for a in input_artifacts])
         record_new(job, ("status", {"status": "queued"}))
+        if retry_of is None:
+            audit.record(user, audit.Action.CREATE, f"job {job.pk}", project=job.project_id)
+        else:
+            audit.record(user, audit.Action.RETRY, f"job {retry_of}", project=job.project_id, detail=f"as job {job.pk}")
         if send:
             enqueue(job)
     # the answer needs no lineage queries: the inputs are these, and nothing used the outputs yet
@@ -161,14 +166,14 @@ def create_job(user, kind_name, params, name, input_artifacts, send=True) -> Job
     return job
 
 
-def submit(user, s: Submission) -> Job:
-    return create_job(user, s.kind, s.params, s.name, s.input_artifacts)
+def submit(user, s: Submission, retry_of: int | None = None) -> Job:
+    return create_job(user, s.kind, s.params, s.name, s.input_artifacts, retry_of=retry_of)
 
 
 def retry_job(user, job_id: int) -> Job:
     """A new job of the same kind, params and name, checked as a new one is (its model may be gone)."""
     old = _visible(user, job_id)
-    return submit(user, submission(user, old.kind, old.params, old.name))
+    return submit(user, submission(user, old.kind, old.params, old.name), retry_of=old.pk)
 
 
 def cancel_job(user, job_id: int) -> Job:
@@ -183,6 +188,7 @@ def cancel_job(user, job_id: int) -> Job:
                    {"status": Job.Status.CANCELLED, "cancel_requested": True, "finished_at": timezone.now()})
         else:
             record(job, [("log", {"text": f"cancel requested by {user.username}"})], {"cancel_requested": True})
+        audit.record(user, audit.Action.CANCEL, f"job {job.pk}", project=job.project_id)
     return job
 
 
@@ -207,6 +213,8 @@ def delete_job(user, job_id: int) -> None:
                            f"running): delete it once {'they have' if len(live) > 1 else 'that one has'} ended")
         _keep_lineage(job, links)
         folder = job_dir(job)
+        audit.record(user, audit.Action.DELETE, f"job {job.pk}", project=job.project_id,
+                     detail=f"{job.kind} {job.name}".strip())
         job.delete()
         transaction.on_commit(lambda: shutil.rmtree(folder, ignore_errors=True))
 

@@ -1,6 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
+from .api.audit import ProjectAuditList
 from .api.views import ArtifactViewSet, JobKindList, JobViewSet, WorkerList
 
 router = DefaultRouter()
@@ -10,5 +11,6 @@ router.register("artifacts", ArtifactViewSet, basename="artifact")
 urlpatterns = [
     path("job-kinds/", JobKindList.as_view(), name="job-kinds"),
     path("workers/", WorkerList.as_view(), name="workers"),
+    path("projects/<str:id>/audit/", ProjectAuditList.as_view(), name="project-audit"),
     path("", include(router.urls)),
 ]
