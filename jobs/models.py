@@ -6,6 +6,7 @@ from django.contrib.postgres.functions import RandomUUID
 from django.db import models
 
 from .projects import Membership, Project  # noqa: F401 (models of this app)
+from .tokens import ApiToken  # noqa: F401 (models of this app)
 
 
 class Job(models.Model):

@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
@@ -136,10 +137,13 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("LAB_MAX_BODY_BYTES", default=1_000_000)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "jobs.auth.TokenAuthentication",  # DRF's, refusing malformed keys with a 401
+        # named, scoped knox tokens and DRF's drf_create_token keys, both as `Token <key>`; malformed
+        # keys are a 401 before any query
+        "jobs.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # a `read` token is refused every unsafe method
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "jobs.auth.TokenScope"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -153,6 +157,10 @@ REST_FRAMEWORK = {
     },
     "EXCEPTION_HANDLER": "jobs.api.errors.exception_handler",
 }
+# API tokens (jobs/tokens.py): knox's model with a name, scope and last use; a token lives until
+# revoked unless made with an expiry, and never renews itself
+KNOX_TOKEN_MODEL = "jobs.ApiToken"
+REST_KNOX = {"TOKEN_TTL": None, "AUTO_REFRESH": False, "TOKEN_LIMIT_PER_USER": None}
 SPECTACULAR_SETTINGS = {
     "TITLE": "Generative-model lab API",
     "DESCRIPTION": "Launch sample / train / finetune / quantize jobs, follow their events, download artifacts.",
