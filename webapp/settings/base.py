@@ -160,6 +160,8 @@ REST_FRAMEWORK = {
 # API tokens (jobs/tokens.py): knox's model with a name, scope and last use; a token lives until
 # revoked unless made with an expiry, and never renews itself
 KNOX_TOKEN_MODEL = "jobs.ApiToken"
+# knox's own migrations would make its (swapped-out) knox_authtoken table all the same
+MIGRATION_MODULES = {"knox": None}
 REST_KNOX = {"TOKEN_TTL": None, "AUTO_REFRESH": False, "TOKEN_LIMIT_PER_USER": None}
 SPECTACULAR_SETTINGS = {
     "TITLE": "Generative-model lab API",
