@@ -1,17 +1,19 @@
 // API tokens: make one (its key is shown here once, the server keeps only a digest), list, revoke.
 import { api, h } from "./api.js";
 import { localStamp } from "./localtime.js";
+import { confirmer } from "./confirm.js";
 import { errorText } from "./schema.js";
 
 const body = document.getElementById("tokens-body");
 const form = document.getElementById("token-form");
 const error = document.getElementById("token-error");
 const newKey = document.getElementById("new-key");
+const ask = confirmer(document.getElementById("confirm"));
 
 const stamp = (iso, none) => (iso ? h("time", { datetime: iso, title: iso }, localStamp(new Date(iso))) : none);
 
 async function revoke(token) {
-  if (!confirm(`Revoke the token "${token.name}"? Scripts using it get 401 from now on.`)) return;
+  if (!(await ask(`Revoke the token "${token.name}"? Scripts using it get 401 from now on.`, "Revoke for good"))) return;
   const r = await api(`/api/tokens/${token.id}/`, { method: "DELETE" });
   if (!r.ok) error.textContent = `Could not revoke: ${errorText(r.data)}`;
   await load();

@@ -1,15 +1,18 @@
 // Users (staff): add one with a password or an invite link (shown here once), deactivate, reactivate.
 import { api, apiAll, h } from "./api.js";
 import { localStamp } from "./localtime.js";
+import { confirmer } from "./confirm.js";
 import { errorText } from "./schema.js";
 
 const body = document.getElementById("users-body");
 const form = document.getElementById("user-form");
 const error = document.getElementById("user-error");
+const me = document.querySelector("table.users").dataset.me;
+const ask = confirmer(document.getElementById("confirm"));
 
 async function setActive(user, active) {
   const verb = active ? "Reactivate" : "Deactivate";
-  if (!active && !confirm(`Deactivate ${user.username}? Their sessions and tokens stop at once.`)) return;
+  if (!active && !(await ask(`Deactivate ${user.username}? Their sessions and tokens stop at once.`, "Yes, deactivate"))) return;
   const r = await api(`/api/users/${user.id}/`, { method: "PATCH", body: { is_active: active } });
   if (!r.ok) error.textContent = `${verb} ${user.username}: ${errorText(r.data)}`;
   await load();
@@ -27,7 +30,7 @@ async function load() {
     h("td", {}, u.is_staff ? "staff" : ""),
     h("td", {}, u.last_login ? h("time", { datetime: u.last_login }, localStamp(new Date(u.last_login))) : "never"),
     h("td", {}, u.is_active ? "active" : h("span", { class: "warning" }, "deactivated")),
-    h("td", {}, h("button", { type: "button", class: u.is_active ? "danger" : "",
+    h("td", {}, u.username === me ? "" : h("button", { type: "button", class: u.is_active ? "danger" : "",
       "aria-label": `${u.is_active ? "Deactivate" : "Reactivate"} ${u.username}`,
       onclick: () => setActive(u, !u.is_active) }, u.is_active ? "Deactivate" : "Reactivate")))));
 }
