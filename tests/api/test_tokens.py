@@ -174,3 +174,22 @@ def test_anonymous_cannot_list_or_make_tokens(db):
     assert APIClient().get("/api/tokens/").status_code == 401
     assert APIClient().post("/api/tokens/", {"name": "x", "scope": "write"}, format="json").status_code == 401
     assert Token.objects.count() == 0
+
+
+def test_admin_lists_and_revokes_tokens_and_knox_own_admin_is_gone(api, user):
+    from django.test import Client
+
+    made = make_token(api, "read")
+    user.is_staff = user.is_superuser = True
+    user.save()
+    admin = Client()
+    admin.force_login(user)
+    index = admin.get("/admin/")
+    assert index.status_code == 200 and b"/admin/knox/" not in index.content
+    listed = admin.get("/admin/jobs/apitoken/")
+    assert listed.status_code == 200 and b"read-script" in listed.content
+    assert made["key"].encode() not in listed.content
+    assert admin.get("/admin/jobs/apitoken/add/").status_code == 403
+    r = admin.post(f"/admin/jobs/apitoken/{made['id']}/delete/", {"post": "yes"})
+    assert r.status_code == 302 and not ApiToken.objects.exists()
+    assert with_key(made["key"]).get("/api/jobs/").status_code == 401
