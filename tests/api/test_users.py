@@ -44,7 +44,7 @@ def test_a_made_password_is_answered_once_and_logs_in(staff):
 
 
 def test_a_given_password_goes_through_the_validators(staff):
-    for weak in ["short", "carol123"]:  # too short; too like the username
+    for weak in ["short", "carol123", "password123", "20261203417"]:  # short; like the name; common; all digits
         r = staff.post("/api/users/", {"username": "carol", "password": weak}, format="json")
         assert r.status_code == 400 and "password" in r.json(), r.content
     assert not User.objects.filter(username="carol").exists()
