@@ -7,6 +7,7 @@ from django.db import models
 
 from .audit import AuditEntry  # noqa: F401 (a model of this app)
 from .projects import Membership, Project  # noqa: F401 (models of this app)
+from .tokens import ApiToken  # noqa: F401 (models of this app)
 
 
 class Job(models.Model):

@@ -2,11 +2,15 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from .api.audit import ProjectAuditList
+from .api.tokens import TokenViewSet
+from .api.users import UserViewSet
 from .api.views import ArtifactViewSet, JobKindList, JobViewSet, WorkerList
 
 router = DefaultRouter()
 router.register("jobs", JobViewSet, basename="job")
 router.register("artifacts", ArtifactViewSet, basename="artifact")
+router.register("tokens", TokenViewSet, basename="token")
+router.register("users", UserViewSet, basename="user")
 
 urlpatterns = [
     path("job-kinds/", JobKindList.as_view(), name="job-kinds"),
