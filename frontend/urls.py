@@ -14,5 +14,7 @@ urlpatterns = [
     path("projects/switch/", projects.switch, name="project-switch"),
     path("projects/<int:pk>/", projects.project_page, name="project"),
     path("projects/<int:pk>/members/", projects.project_members, name="project-members"),
+    path("settings/tokens/", views.tokens, name="tokens"),
+    path("users/", views.users, name="users"),
     path("vendor/uplot/<str:name>", views.vendor_uplot, name="vendor-uplot"),
 ]

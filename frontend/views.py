@@ -138,3 +138,17 @@ def vendor_uplot(request, name):
     response = FileResponse(path.open("rb"), content_type=UPLOT_FILES[name])
     response["Cache-Control"] = "public, max-age=86400"
     return response
+
+
+@login_required
+@require_GET
+def tokens(request):
+    return render(request, "frontend/tokens.html", {"nav": "tokens"})
+
+
+@login_required
+@require_GET
+def users(request):
+    if not request.user.is_staff:  # as for another user's job: the page does not exist for them
+        raise Http404
+    return render(request, "frontend/users.html", {"nav": "users"})

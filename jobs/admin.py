@@ -1,7 +1,9 @@
 from django.contrib import admin
+from knox.models import AuthToken as KnoxAuthToken
 
+from .audit import AuditEntry
 from .login import ThrottledAdminAuthenticationForm
-from .models import Artifact, Job, JobEvent
+from .models import ApiToken, Artifact, Job, JobEvent
 from .projects import Membership, Project
 
 
@@ -49,5 +51,45 @@ class ProjectAdmin(admin.ModelAdmin):
     inlines = [MembershipInline]
 
 
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """Read-only: the log is append-only for the application (jobs/audit.py), the admin included."""
+    list_display = ("ts", "username", "address", "action", "target", "detail", "project_id")
+    list_filter = ("action",)
+    search_fields = ("username", "target", "address")
+    date_hierarchy = "ts"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 # the admin's login page (staff see every job) has the same brake on guessing as the lab's
 admin.site.login_form = ThrottledAdminAuthenticationForm
+
+
+# knox registers its own AuthToken, whose table does not exist here: the lab's token model is
+# jobs.ApiToken (KNOX_TOKEN_MODEL). Tokens are made on the Tokens page, where the key is shown
+# once; admin lists them and revokes (deletes) them.
+if admin.site.is_registered(KnoxAuthToken):
+    admin.site.unregister(KnoxAuthToken)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ("name", "user", "scope", "created", "expiry", "last_used")
+    list_filter = ("scope",)
+    search_fields = ("name", "user__username")
+    fields = ("name", "user", "scope", "created", "expiry", "last_used")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

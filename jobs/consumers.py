@@ -65,7 +65,10 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
 
     async def _pump_live(self):
         while True:
-            await self.job_event({"event": await self._live.get()})
+            batches = [await self._live.get()]
+            while not self._live.empty():  # behind: everything waiting in one turn of the lock
+                batches.append(self._live.get_nowait())
+            await self._send_live([item for batch in batches for item in batch])
 
     async def _poll_when_idle(self):
         while True:
@@ -79,19 +82,20 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
         if isinstance(content, dict) and content.get("type") == "ping":
             await self.send_json({"type": "pong", "seq": self.last_seq})
 
-    async def job_event(self, message):
-        event = message["event"]
-        seq = event["seq"]
+    async def _send_live(self, items: list[tuple[int, str]]):
+        """(seq, JSON text) from the hub, serialised once there for every socket; one event a
+        message, as the protocol says. Frames written in one go leave in one TCP write."""
         async with self._deliver:
             self._last_activity = time.monotonic()
-            if seq <= self.last_seq:
-                return
-            if seq > self.last_seq + 1:
-                await self._catch_up(until=seq - 1)
+            for seq, text in items:
                 if seq <= self.last_seq:
-                    return
-            await self.send_json(event)
-            self.last_seq = seq
+                    continue
+                if seq > self.last_seq + 1:
+                    await self._catch_up(until=seq - 1)
+                    if seq <= self.last_seq:
+                        continue
+                await self.send(text_data=text)
+                self.last_seq = seq
 
     async def _catch_up(self, until=None):
         while True:

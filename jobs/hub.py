@@ -6,10 +6,15 @@ popping. Here a process subscribes once per job and hands each event to its loca
 sockets' queues, so an event costs one pop per process however many watch it.
 Delivery stays at-most-once (a full socket queue drops): sockets fill gaps from the
 database by `seq`, as for any lost message.
+
+Each event is serialised here, once, whatever the number of sockets: a socket's queue gets
+the channel message's events as one list of `(seq, json text)`, which the socket writes as
+they are (100 watchers re-encoding every event cost the web process most of its time).
 """
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 
 from channels.layers import get_channel_layer
@@ -18,7 +23,9 @@ from .events import job_group
 
 log = logging.getLogger(__name__)
 
-SOCKET_QUEUE = 10000
+# batches (one per channel message, up to events.MAX_EVENTS_PER_MESSAGE events each) a socket may
+# have waiting before it drops
+SOCKET_QUEUE = 1000
 RETRY_SECONDS = 1.0
 
 
@@ -45,12 +52,15 @@ class JobHub:
                 await asyncio.sleep(RETRY_SECONDS)
                 await self._subscribe(layer)
                 continue
-            for event in message.get("events", ()):
-                for q in list(self.queues):
-                    try:
-                        q.put_nowait(event)
-                    except asyncio.QueueFull:
-                        pass  # this socket is far behind; it recovers from the database
+            # json.dumps as the consumers' send_json writes it: the same text on the wire
+            batch = [(event["seq"], json.dumps(event)) for event in message.get("events", ())]
+            if not batch:
+                continue
+            for q in list(self.queues):
+                try:
+                    q.put_nowait(batch)
+                except asyncio.QueueFull:
+                    pass  # this socket is far behind; it recovers from the database
 
     async def _subscribe(self, layer):
         """Until it works: with Redis down a socket still gets every event, from the database
@@ -87,7 +97,7 @@ _hubs: dict[tuple[int, int], JobHub] = {}
 
 
 async def subscribe(job_id: int) -> asyncio.Queue:
-    """A queue that receives the job's live events: subscribed before this returns, unless
+    """A queue that receives the job's live events, as lists of (seq, JSON text): subscribed before this returns, unless
     the channel layer is down (then live events start once it is back)."""
     key = (id(asyncio.get_running_loop()), job_id)
     hub = _hubs.get(key)

@@ -13,6 +13,7 @@ from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
 from .api.nul import MESSAGE as NUL_MESSAGE, NUL
+from . import audit
 from .access import ADMIN, RANK, may_manage, role_in
 from .models import Job
 from .projects import Membership, Project
@@ -84,7 +85,10 @@ def set_member(user, project_id, username, role) -> Membership:
         if current is not None and current.role == ADMIN and role != ADMIN:
             _keep_an_admin(project, target, "role")
         if current is None:
+            audit.record(user, audit.Action.MEMBER_ADD, f"member {username}", project=project, detail=role)
             return Membership.objects.create(project=project, user=target, role=role)
+        audit.record(user, audit.Action.MEMBER_CHANGE, f"member {username}", project=project,
+                     detail=f"{current.role} -> {role}")
         current.role = role
         current.save(update_fields=["role"])
         return current
@@ -106,6 +110,7 @@ def remove_member(user, project_id, username) -> None:
             _keep_an_admin(project, current.user, "username")
         if project.personal_of_id == current.user_id:
             raise BadInput({"username": [f"this is {username}'s personal project: they stay its admin"]})
+        audit.record(user, audit.Action.MEMBER_REMOVE, f"member {username}", project=project, detail=current.role)
         current.delete()
 
 

@@ -5,7 +5,9 @@ from django.conf import settings
 from django.contrib.postgres.functions import RandomUUID
 from django.db import models
 
+from .audit import AuditEntry  # noqa: F401 (a model of this app)
 from .projects import Membership, Project  # noqa: F401 (models of this app)
+from .tokens import ApiToken  # noqa: F401 (models of this app)
 
 
 class JobManager(models.Manager):

@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from pydantic import ValidationError as PydanticValidationError
 
-from . import admission
+from . import admission, audit
 from .access import jobs_changeable_by, jobs_for, may_launch
 from .api.nul import MESSAGE as NUL_MESSAGE, nul_path
 from .events import record, record_new
@@ -146,9 +146,11 @@ def _has_key(obj, key, depth=0) -> bool:
     return False
 
 
-def create_job(user, kind_name, params, name, input_artifacts, send=True, project=None) -> Job:
+def create_job(user, kind_name, params, name, input_artifacts, send=True, project=None,
+               retry_of: int | None = None) -> Job:
     """Store a job of validated params (see `submission`) in `project` (None: the user's personal one)
-    and send it to its queue once committed; TooManyJobs / StorageFull when the user is over a cap."""
+    and send it to its queue once committed; TooManyJobs / StorageFull when the user is over a cap.
+    `retry_of`: the job this one retries (the audit log then says retry, not create)."""
     kind = get_kind(kind_name)
     if project is None:
         project = personal_project(user)
@@ -167,6 +169,10 @@ def create_job(user, kind_name, params, name, input_artifacts, send=True, projec
             links = Job.input_artifacts.through
             links.objects.bulk_create([links(job_id=job.pk, artifact_id=a.pk) for a in input_artifacts])
         record_new(job, ("status", {"status": "queued"}))
+        if retry_of is None:
+            audit.record(user, audit.Action.CREATE, f"job {job.pk}", project=job.project_id)
+        else:
+            audit.record(user, audit.Action.RETRY, f"job {retry_of}", project=job.project_id, detail=f"as job {job.pk}")
         if send:
             enqueue(job)
     # the answer needs no lineage queries: the inputs are these, and nothing used the outputs yet
@@ -174,8 +180,8 @@ def create_job(user, kind_name, params, name, input_artifacts, send=True, projec
     return job
 
 
-def submit(user, s: Submission, project=None) -> Job:
-    return create_job(user, s.kind, s.params, s.name, s.input_artifacts, project=project)
+def submit(user, s: Submission, project=None, retry_of: int | None = None) -> Job:
+    return create_job(user, s.kind, s.params, s.name, s.input_artifacts, project=project, retry_of=retry_of)
 
 
 def launch_project(user, project_id):
@@ -195,7 +201,7 @@ def retry_job(user, job_id: int) -> Job:
     old = _changeable(user, job_id)
     if not may_launch(user, old.project_id):
         raise NotAllowed(f"you may not launch jobs in project {old.project_id}")
-    return submit(user, submission(user, old.kind, old.params, old.name), project=old.project)
+    return submit(user, submission(user, old.kind, old.params, old.name), project=old.project, retry_of=old.pk)
 
 
 def cancel_job(user, job_id: int) -> Job:
@@ -210,6 +216,7 @@ def cancel_job(user, job_id: int) -> Job:
                    {"status": Job.Status.CANCELLED, "cancel_requested": True, "finished_at": timezone.now()})
         else:
             record(job, [("log", {"text": f"cancel requested by {user.username}"})], {"cancel_requested": True})
+        audit.record(user, audit.Action.CANCEL, f"job {job.pk}", project=job.project_id)
     return job
 
 
@@ -234,6 +241,8 @@ def delete_job(user, job_id: int) -> None:
                            f"running): delete it once {'they have' if len(live) > 1 else 'that one has'} ended")
         _keep_lineage(job, links)
         folder = job_dir(job)
+        audit.record(user, audit.Action.DELETE, f"job {job.pk}", project=job.project_id,
+                     detail=f"{job.kind} {job.name}".strip())
         job.delete()
         transaction.on_commit(lambda: shutil.rmtree(folder, ignore_errors=True))
 

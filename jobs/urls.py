@@ -2,11 +2,16 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from .api.projects import MemberDetail, MemberList, ProjectDetailView, ProjectList
+from .api.audit import ProjectAuditList
+from .api.tokens import TokenViewSet
+from .api.users import UserViewSet
 from .api.views import ArtifactViewSet, JobKindList, JobViewSet, WorkerList
 
 router = DefaultRouter()
 router.register("jobs", JobViewSet, basename="job")
 router.register("artifacts", ArtifactViewSet, basename="artifact")
+router.register("tokens", TokenViewSet, basename="token")
+router.register("users", UserViewSet, basename="user")
 
 urlpatterns = [
     path("job-kinds/", JobKindList.as_view(), name="job-kinds"),
@@ -15,5 +20,6 @@ urlpatterns = [
     path("projects/<str:pk>/", ProjectDetailView.as_view(), name="project"),
     path("projects/<str:pk>/members/", MemberList.as_view(), name="project-members"),
     path("projects/<str:pk>/members/<str:username>/", MemberDetail.as_view(), name="project-member"),
+    path("projects/<str:id>/audit/", ProjectAuditList.as_view(), name="project-audit"),
     path("", include(router.urls)),
 ]

@@ -30,14 +30,15 @@ class TokenAuthMiddleware:
 
 @database_sync_to_async
 def _user_for_token(key):
-    from rest_framework.authtoken.models import Token
+    """Either kind of key (jobs/auth.py), knox's expiry and the user's is_active checked."""
+    from rest_framework.exceptions import AuthenticationFailed
 
-    from .auth import looks_like_token
+    from .auth import user_for_key
 
-    if not looks_like_token(key):
+    try:
+        return user_for_key(key)[0]
+    except AuthenticationFailed:
         return None
-    tok = Token.objects.select_related("user").filter(key=key).first()
-    return tok.user if tok and tok.user.is_active else None
 
 
 class BrowserOriginValidator:

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -9,6 +10,12 @@ urlpatterns = [
     path("admin/login/", answers_429(admin.site.login)),
     path("admin/", admin.site.urls),
     path("accounts/login/", login_view, name="login"),
+    # an invite link (jobs/api/users.py) is Django's password-reset link, on the lab's own pages
+    # (admin's registration/ templates would win the template search)
+    path("accounts/reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(
+        template_name="frontend/set_password.html"), name="password_reset_confirm"),
+    path("accounts/reset/done/", auth_views.PasswordResetCompleteView.as_view(
+        template_name="frontend/password_set.html"), name="password_reset_complete"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -10,7 +10,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import services
+from .. import audit, services
 from ..access import artifacts_for, jobs_for
 from ..models import Job, JobEvent
 from ..workers import online
@@ -161,6 +161,8 @@ class ArtifactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             f = art.file.open("rb")
         except FileNotFoundError:
             raise Http404("the artifact's file is missing")
+        audit.record(request, audit.Action.DOWNLOAD, f"artifact {art.pk}", project=art.job.project_id,
+                     detail=f"{art.name} of job {art.job_id}")
         return FileResponse(f, as_attachment=True, filename=art.name, content_type=content_type(art.name))
 
 

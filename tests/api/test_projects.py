@@ -155,3 +155,15 @@ def test_nul_in_names_is_400_naming_the_field(api, user):
     assert r.status_code == 400 and "username" in r.json()
     r = api.delete(f"/api/projects/{team.pk}/members/a%00b/")
     assert r.status_code == 400 and "username" in r.json()
+
+
+def test_member_changes_are_in_the_project_audit_log(api, user, other_user):
+    team = membership.create_project(user, "team")
+    api.post(f"/api/projects/{team.pk}/members/", {"username": "bob", "role": "viewer"}, format="json")
+    api.post(f"/api/projects/{team.pk}/members/", {"username": "bob", "role": "member"}, format="json")
+    api.delete(f"/api/projects/{team.pk}/members/bob/")
+    api.post(f"/api/projects/{team.pk}/members/", {"username": "nobody", "role": "member"}, format="json")  # refused
+    log = api.get(f"/api/projects/{team.pk}/audit/").json()["results"]
+    assert [(e["user"], e["action"], e["target"]) for e in log] == [
+        ("alice", "member.remove", "member bob"), ("alice", "member.change", "member bob"),
+        ("alice", "member.add", "member bob")]

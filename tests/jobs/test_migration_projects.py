@@ -1,4 +1,4 @@
-"""Migrations 0005-0006: every existing job moves into its owner's personal project (its admin), and a
+"""Migrations 0005 and 0008: every existing job moves into its owner's personal project (its admin), and a
 job's project is required from then on; running them back leaves the jobs as they were."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
 pytestmark = pytest.mark.django_db(transaction=True)
-BEFORE, AFTER = [("jobs", "0004_dna_train_params")], [("jobs", "0006_job_project_required")]
+BEFORE, AFTER = [("jobs", "0004_dna_train_params")], [("jobs", "0008_job_project_required")]
 
 
 def migrate(target=None):

@@ -122,3 +122,27 @@ def test_a_foreign_origin_is_refused(live_server_url, token):
     with pytest.raises(InvalidStatus) as refused:
         ws_connect(live_server_url, "/ws/jobs/", token=token, origin="https://evil.example")
     assert refused.value.response.status_code == 403
+
+
+def test_a_knox_token_opens_the_socket_until_its_user_is_deactivated_or_it_is_revoked(
+        celery_worker, live_server_url, user, make_job):
+    from jobs.tokens import ApiToken
+
+    def refused():
+        with ws_connect(live_server_url, f"/ws/jobs/{job.pk}/", token=key) as conn:
+            with pytest.raises(ConnectionClosed) as closed:
+                conn.recv(timeout=10)
+        return closed.value.rcvd.code
+
+    job = make_job(owner=user, send=True)
+    wait_for_status(job.pk, {"succeeded", "failed"})
+    made, key = ApiToken.objects.create(user, expiry=None, name="notebook", scope="read")
+    with ws_connect(live_server_url, f"/ws/jobs/{job.pk}/?after=0", token=key) as conn:
+        assert ws_read(conn, 30)["seq"] == 1
+    user.is_active = False
+    user.save()
+    assert refused() == 4401
+    user.is_active = True
+    user.save()
+    made.delete()
+    assert refused() == 4401

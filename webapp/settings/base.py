@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
@@ -44,6 +45,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "jobs.audit.RequestAddress",  # the client's address for the audit log's entries (jobs/audit.py)
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -111,6 +113,9 @@ CHANNEL_LAYERS = {
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    # staff-made and invited users choose passwords too (jobs/api/users.py): Django's whole default set
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "/accounts/login/"
 # failed logins allowed per username and address in the window (jobs/login.py), and per address
@@ -136,10 +141,13 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("LAB_MAX_BODY_BYTES", default=1_000_000)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "jobs.auth.TokenAuthentication",  # DRF's, refusing malformed keys with a 401
+        # named, scoped knox tokens and DRF's drf_create_token keys, both as `Token <key>`; malformed
+        # keys are a 401 before any query
+        "jobs.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # a `read` token is refused every unsafe method
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "jobs.auth.TokenScope"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -153,6 +161,12 @@ REST_FRAMEWORK = {
     },
     "EXCEPTION_HANDLER": "jobs.api.errors.exception_handler",
 }
+# API tokens (jobs/tokens.py): knox's model with a name, scope and last use; a token lives until
+# revoked unless made with an expiry, and never renews itself
+KNOX_TOKEN_MODEL = "jobs.ApiToken"
+# knox's own migrations would make its (swapped-out) knox_authtoken table all the same
+MIGRATION_MODULES = {"knox": None}
+REST_KNOX = {"TOKEN_TTL": None, "AUTO_REFRESH": False, "TOKEN_LIMIT_PER_USER": None}
 SPECTACULAR_SETTINGS = {
     "TITLE": "Generative-model lab API",
     "DESCRIPTION": "Launch sample / train / finetune / quantize jobs, follow their events, download artifacts.",

@@ -384,3 +384,8 @@ export function errorsByField(body) {
 function join(a, b) {
   return a && b ? `${a}.${b}` : a || b;
 }
+
+/** A 400 answer as one line for a small form: "password: This password is too short." */
+export function errorText(body) {
+  return Object.entries(errorsByField(body)).map(([name, msgs]) => (name ? `${name}: ` : "") + msgs.join(" ")).join(" ");
+}

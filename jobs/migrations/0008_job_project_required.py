@@ -15,7 +15,7 @@ def fill_personal_projects(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("jobs", "0005_projects"),
+        ("jobs", "0007_merge_0006_audit_0006_tokens"),
     ]
 
     operations = [
