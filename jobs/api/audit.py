@@ -5,7 +5,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
 
 from ..audit import AuditEntry
-from ..projects import Membership
+from ..access import may_manage
 from .query import ascii_int
 
 
@@ -24,7 +24,6 @@ class ProjectAuditList(generics.ListAPIView):
     def get_queryset(self):
         project_id = ascii_int(self.kwargs["id"])
         user = self.request.user
-        if project_id is None or not Membership.objects.filter(
-                project_id=project_id, user_id=user.pk, role=Membership.Role.ADMIN).exists():
+        if project_id is None or not may_manage(user, project_id):
             raise Http404("no such project")
         return AuditEntry.objects.filter(project_id=project_id).order_by("-ts", "-id")
