@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: run test bench docs docs-site install install-test frontend browser clean
+.PHONY: run test bench docs docs-site install install-test lab-cli frontend browser clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,14 @@ $(VENV)/.installed-test: requirements/base.txt requirements/test.txt | $(PY)
 	$(PIP) install -q -r requirements/test.txt
 	touch $@ $(VENV)/.installed-base
 
-install: $(VENV)/.installed-base
-install-test: $(VENV)/.installed-test
+# `.venv/bin/lab` (pyproject.toml's [project.scripts]): this checkout, editable, without dependencies (the
+# pinned requirements bring them); reinstalled when the venv's labclient is another checkout's
+lab-cli: | $(PY)
+	@$(PY) -I -c "import labclient, pathlib, sys; sys.exit(pathlib.Path(labclient.__file__).resolve().parent != pathlib.Path('$(CURDIR)/labclient').resolve())" 2>/dev/null && [ -x $(VENV)/bin/lab ] \
+	  || $(PIP) install -q --no-deps --no-build-isolation -e . 2>/dev/null || $(PIP) install -q --no-deps -e .
+
+install: $(VENV)/.installed-base lab-cli
+install-test: $(VENV)/.installed-test lab-cli
 
 # the chart library comes from npm, pinned by frontend/package-lock.json
 frontend/node_modules/.installed: frontend/package-lock.json

@@ -8,7 +8,7 @@ import torch
 from safetensors.torch import load_file
 
 from tests.reliability.conftest import WORKER_KNOBS
-from tests.reliability.labclient import assert_whole_history, client, follow, is_terminal, stored_events, submit
+from tests.reliability.http_client import assert_whole_history, client, follow, is_terminal, stored_events, submit
 
 # the job: lr 1.0 and weight decay 10 on moons; small, so it diverges within a second
 DIVERGING = {"data": {"type": "moons"}, "lr": 1.0, "weight_decay": 10, "steps": 200, "width": 16, "depth": 1,

@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 
 from jobs.storage import PARAMS_RECORD
-from tests.reliability.labclient import (assert_whole_history, client, follow, is_progress, is_terminal,
+from tests.reliability.http_client import (assert_whole_history, client, follow, is_progress, is_terminal,
                                          stored_events, submit)
 
 # a small rectified flow on two moons, ~30 s on the 2-core box: long enough to pause one attempt

@@ -1,6 +1,6 @@
 """The outbox: a job stored while its message cannot reach a worker (the broker down at submit, the
 database down when the message arrives) still runs, once, with nobody touching it."""
-from tests.reliability.labclient import assert_whole_history, client, follow, is_terminal, stored_events, submit
+from tests.reliability.http_client import assert_whole_history, client, follow, is_terminal, stored_events, submit
 
 QUICK = {"sampler": "ddim", "nfe": 5, "n_samples": 100, "exact_subset": 0, "seed": 5}
 

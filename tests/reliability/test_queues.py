@@ -1,6 +1,6 @@
 """Two workers on different queues: jobs route by kind and `device`; a job whose queue has no
 worker says so and starts when one appears; a queued job cancelled meanwhile never runs."""
-from tests.reliability.labclient import assert_whole_history, client, follow, is_terminal, stored_events, submit
+from tests.reliability.http_client import assert_whole_history, client, follow, is_terminal, stored_events, submit
 
 QUICK = {"sampler": "ddim", "nfe": 5, "n_samples": 100, "exact_subset": 0}
 

@@ -1,7 +1,7 @@
 """The lab's Redis and PostgreSQL restarted while a job runs: the job finishes once, no stored event
 is lost, and a client that reconnects catches up from the database by `seq`."""
 from tests.helpers import ws_connect, ws_read
-from tests.reliability.labclient import (assert_whole_history, client, follow, is_progress, is_terminal,
+from tests.reliability.http_client import (assert_whole_history, client, follow, is_progress, is_terminal,
                                          stored_events, submit)
 
 PARAMS = {"sampler": "ddim", "nfe": 100, "n_samples": 1000, "exact_subset": 0, "seed": 11}

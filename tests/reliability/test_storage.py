@@ -7,7 +7,7 @@ from pathlib import Path
 
 import psycopg
 
-from tests.reliability.labclient import (assert_whole_history, client, follow, is_progress, is_terminal,
+from tests.reliability.http_client import (assert_whole_history, client, follow, is_progress, is_terminal,
                                          stored_events, submit)
 from tests.reliability.test_train_faults import TRAIN
 from tests.procs import stop

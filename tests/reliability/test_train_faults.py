@@ -1,6 +1,6 @@
 """`train` jobs under faults: killed mid-run they resume from their last checkpoint; cancelled mid-run
 they stop at a step boundary and keep what they wrote, marked partial."""
-from tests.reliability.labclient import (assert_whole_history, client, follow, is_progress, is_terminal,
+from tests.reliability.http_client import (assert_whole_history, client, follow, is_progress, is_terminal,
                                          stored_events, submit)
 
 # a small rectified flow on two moons: 200 cheap steps, a checkpoint every 25

@@ -9,7 +9,7 @@ import io
 
 import numpy as np
 
-from tests.reliability.labclient import (assert_whole_history, client, follow, is_progress, is_terminal,
+from tests.reliability.http_client import (assert_whole_history, client, follow, is_progress, is_terminal,
                                          stored_events, submit)
 
 # ~100 solver steps: long enough to be killed in the middle, short enough to run three times
