@@ -109,3 +109,22 @@ def test_login_with_a_token_stores_it_0600_and_later_commands_use_it(live_server
     assert run_lab(env, "ls", "--json").returncode == 0
     wrong = run_lab(env, "login", "--url", live_server_url, "--token", "0" * 40)
     assert wrong.returncode != 0 and "401" in wrong.stderr
+
+
+def test_login_with_a_password_creates_a_named_token(live_server_url, user, monkeypatch, tmp_path):
+    """Asked interactively: the URL, an empty token, then the username and password."""
+    from typer.testing import CliRunner
+
+    from labclient import cli
+    from tests.browser.conftest import _password_the_server_can_check
+
+    from jobs.tokens import ApiToken
+
+    _password_the_server_can_check(user)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    r = CliRunner().invoke(cli.app, ["login"], input=f"{live_server_url}\n\nalice\npw\n")
+    assert r.exit_code == 0, r.output
+    saved = json.loads((tmp_path / "config" / "lab" / "config.json").read_text())
+    token = ApiToken.objects.get(user=user)
+    assert token.scope == "write" and token.name.startswith("lab cli on ")
+    assert Lab(saved["url"], saved["token"]).jobs() == []
