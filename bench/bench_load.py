@@ -3,7 +3,9 @@
 - jobs: 200 jobs submitted at once by 10 users (threads, REST) to 2 workers; every job must
   end exactly once with a gap-free `seq` (checked in the database), throughput printed.
 - fan-out: 100 websocket clients watch one job whose reporter logs 200 events/s; every client
-  must get every event once, in order; receipt latency p50/p99 over all clients.
+  must get every event once, in order; receipt latency p50/p99 over all clients. Run twice on
+  the same web server: with batched frames (`?batch=1`, as the dashboard asks; "fanout") and
+  with one event a frame ("fanout_unbatched"), so the two compare under the same load.
 - scale: 10,000 jobs and 1,000,000 events loaded with INSERT ... SELECT; time and query count
   of the jobs list, a job, and a page of events.
 
@@ -40,7 +42,8 @@ def run():
     web, web_out, url = start_web(extra_env={"LAB_MAX_ACTIVE_JOBS": "1000"})
     try:
         jobs = bench_jobs(url)
-        fanout = bench_fanout(url)
+        unbatched = bench_fanout(url, batch=False)
+        fanout = bench_fanout(url, batch=True)
     except Exception:
         print("--- web server output (tail) ---\n" + web_out.tail(80))
         raise
@@ -53,13 +56,13 @@ def run():
         {"measure": f"{JOBS} jobs, {USERS} users, 2 workers: jobs/s", "value": jobs["jobs_per_s"],
          "p50": jobs["submit_to_end_ms"]["p50"], "p99": jobs["submit_to_end_ms"]["p99"],
          "check": f"{jobs['ended_once']}/{JOBS} ended once, {jobs['seq_gaps']} seq gaps"},
-        {"measure": f"{CLIENTS} ws clients x {RATE} ev/s: latency ms", "value": fanout["events"],
-         "p50": fanout["latency_ms"]["p50"], "p99": fanout["latency_ms"]["p99"],
-         "check": f"{fanout['complete_in_order']}/{CLIENTS} clients got all in order"},
-    ] + [{"measure": f"{name} ({SCALE[0]} jobs, {SCALE[1]} events): ms", "value": r["queries"],
+    ] + [{"measure": f"{CLIENTS} ws clients x {RATE} ev/s, {how}: latency ms", "value": f["events"],
+          "p50": f["latency_ms"]["p50"], "p99": f["latency_ms"]["p99"],
+          "check": f"{f['complete_in_order']}/{CLIENTS} clients got all in order, {f['frames_per_client']:.0f} frames"}
+         for how, f in (("batched", fanout), ("one event a frame", unbatched))] + [{"measure": f"{name} ({SCALE[0]} jobs, {SCALE[1]} events): ms", "value": r["queries"],
           "p50": r["p50"], "p99": r["p99"], "check": "value = SQL queries"} for name, r in scale.items()]
     print(table(rows, ["measure", "value", "p50", "p99", "check"]))
-    save("load", {"small": SMALL, "jobs": jobs, "fanout": fanout, "scale": scale, "rows": rows})
+    save("load", {"small": SMALL, "jobs": jobs, "fanout": fanout, "fanout_unbatched": unbatched, "scale": scale, "rows": rows})
 
 
 def _users(n):
@@ -136,7 +139,7 @@ def bench_jobs(url):
             "submit_to_end_ms": {"p50": pct(lat, 50), "p99": pct(lat, 99)}}
 
 
-def bench_fanout(url):
+def bench_fanout(url, batch: bool):
     from django.utils import timezone
 
     from jobs.models import Job
@@ -147,20 +150,25 @@ def bench_fanout(url):
     (user, token), = _users(1)
     job = Job.objects.create(owner=user, kind="sample", status="running", started_at=timezone.now())
     n = int(RATE * SECONDS)
-    conns = [ws_connect(url, f"/ws/jobs/{job.pk}/", token=token) for _ in range(CLIENTS)]
+    path = f"/ws/jobs/{job.pk}/" + ("?batch=1" if batch else "")
+    conns = [ws_connect(url, path, token=token) for _ in range(CLIENTS)]
     got = [[] for _ in range(CLIENTS)]
     lat = [[] for _ in range(CLIENTS)]
+    frames = [0] * CLIENTS
     done = threading.Barrier(CLIENTS + 1)
 
     def reader(k):
         while len(got[k]) < n:
             try:
-                ev = json.loads(conns[k].recv(timeout=120))
+                frame = json.loads(conns[k].recv(timeout=120))
             except TimeoutError:
                 break
-            if ev["type"] == "log":
-                got[k].append(ev["seq"])
-                lat[k].append((time.time() - float(ev["data"]["text"])) * 1000)
+            now = time.time()
+            frames[k] += 1
+            for ev in frame if batch else [frame]:
+                if ev["type"] == "log":
+                    got[k].append(ev["seq"])
+                    lat[k].append((now - float(ev["data"]["text"])) * 1000)
         done.wait()
 
     for k in range(CLIENTS):
@@ -179,7 +187,8 @@ def bench_fanout(url):
     first = got[0][0] if got[0] else 1
     complete = sum(g == list(range(first, first + n)) for g in got)
     flat = [x for per in lat for x in per]
-    return {"clients": CLIENTS, "rate": RATE, "events": n, "complete_in_order": complete,
+    return {"clients": CLIENTS, "rate": RATE, "events": n, "batch": batch, "complete_in_order": complete,
+            "frames_per_client": sum(frames) / CLIENTS,
             "latency_ms": {"p50": pct(flat, 50), "p99": pct(flat, 99), "max": max(flat)}}
 
 
