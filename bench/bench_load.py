@@ -5,7 +5,8 @@
 - fan-out: 100 websocket clients watch one job whose reporter logs 200 events/s; every client
   must get every event once, in order; receipt latency p50/p99 over all clients. Run twice on
   the same web server: with batched frames (`?batch=1`, as the dashboard asks; "fanout") and
-  with one event a frame ("fanout_unbatched"), so the two compare under the same load.
+  with one event a frame ("fanout_unbatched"), so the two compare under the same load. The
+  clients run in processes of their own (bench/ws_watch.py), 25 to an event loop.
 - scale: 10,000 jobs and 1,000,000 events loaded with INSERT ... SELECT; time and query count
   of the jobs list, a job, and a page of events.
 
@@ -25,6 +26,7 @@ from bench.common import BenchDatabase, django_setup, pct, save, table
 SMALL = os.environ.get("LAB_BENCH_SMALL") == "1"
 USERS, JOBS = (4, 40) if SMALL else (10, 200)
 CLIENTS, RATE, SECONDS = (20, 200, 2.0) if SMALL else (100, 200, 5.0)
+WATCH_PROCS = 4  # the clients' processes, as several browsers would be
 SCALE = (10_000, 100_000, 50_000) if SMALL else (10_000, 1_000_000, 200_000)
 TERMINAL = ("succeeded", "failed", "cancelled")
 
@@ -140,39 +142,26 @@ def bench_jobs(url):
 
 
 def bench_fanout(url, batch: bool):
+    """The watchers are WATCH_PROCS processes of bench.ws_watch (an event loop of clients each), so
+    that what is measured is the web server, not this process's GIL shared with the producer."""
+    import subprocess
+    import sys
+
     from django.utils import timezone
 
     from jobs.models import Job
     from jobs.reporter import JobReporter
     from jobs.tasks import job_dir
-    from tests.helpers import ws_connect
 
     (user, token), = _users(1)
     job = Job.objects.create(owner=user, kind="sample", status="running", started_at=timezone.now())
     n = int(RATE * SECONDS)
     path = f"/ws/jobs/{job.pk}/" + ("?batch=1" if batch else "")
-    conns = [ws_connect(url, path, token=token) for _ in range(CLIENTS)]
-    got = [[] for _ in range(CLIENTS)]
-    lat = [[] for _ in range(CLIENTS)]
-    frames = [0] * CLIENTS
-    done = threading.Barrier(CLIENTS + 1)
-
-    def reader(k):
-        while len(got[k]) < n:
-            try:
-                frame = json.loads(conns[k].recv(timeout=120))
-            except TimeoutError:
-                break
-            now = time.time()
-            frames[k] += 1
-            for ev in frame if batch else [frame]:
-                if ev["type"] == "log":
-                    got[k].append(ev["seq"])
-                    lat[k].append((now - float(ev["data"]["text"])) * 1000)
-        done.wait()
-
-    for k in range(CLIENTS):
-        threading.Thread(target=reader, args=(k,), daemon=True).start()
+    per = [CLIENTS // WATCH_PROCS + (k < CLIENTS % WATCH_PROCS) for k in range(WATCH_PROCS)]
+    watchers = [subprocess.Popen([sys.executable, "-m", "bench.ws_watch", url, path, token, str(n), str(m)],
+                                 stdout=subprocess.PIPE, text=True) for m in per]
+    for w in watchers:
+        assert w.stdout.readline().strip() == "ready"
     rep = JobReporter(job, job_dir(job))
     start = time.perf_counter()
     for i in range(n):
@@ -181,14 +170,14 @@ def bench_fanout(url, batch: bool):
             time.sleep(delay)  # pacing the producer at RATE
         rep.log(repr(time.time()))
     rep.close()
-    done.wait(timeout=300)
-    for c in conns:
-        c.close()
+    clients = [c for w in watchers for c in json.loads(w.communicate(timeout=300)[0])]
+    assert len(clients) == CLIENTS
+    got = [[seq for seq, _ in c["events"]] for c in clients]
     first = got[0][0] if got[0] else 1
     complete = sum(g == list(range(first, first + n)) for g in got)
-    flat = [x for per in lat for x in per]
-    return {"clients": CLIENTS, "rate": RATE, "events": n, "batch": batch, "complete_in_order": complete,
-            "frames_per_client": sum(frames) / CLIENTS,
+    flat = [ms for c in clients for _, ms in c["events"]]
+    return {"clients": CLIENTS, "rate": RATE, "events": n, "batch": batch, "watch_processes": WATCH_PROCS,
+            "complete_in_order": complete, "frames_per_client": sum(c["frames"] for c in clients) / CLIENTS,
             "latency_ms": {"p50": pct(flat, 50), "p99": pct(flat, 99), "max": max(flat)}}
 
 
