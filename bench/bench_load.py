@@ -3,7 +3,10 @@
 - jobs: 200 jobs submitted at once by 10 users (threads, REST) to 2 workers; every job must
   end exactly once with a gap-free `seq` (checked in the database), throughput printed.
 - fan-out: 100 websocket clients watch one job whose reporter logs 200 events/s; every client
-  must get every event once, in order; receipt latency p50/p99 over all clients.
+  must get every event once, in order; receipt latency p50/p99 over all clients. Run twice on
+  the same web server: with batched frames (`?batch=1`, as the dashboard asks; "fanout") and
+  with one event a frame ("fanout_unbatched"), so the two compare under the same load. The
+  clients run in processes of their own (bench/ws_watch.py), 25 to an event loop.
 - scale: 10,000 jobs and 1,000,000 events loaded with INSERT ... SELECT; time and query count
   of the jobs list, a job, and a page of events.
 
@@ -23,6 +26,7 @@ from bench.common import BenchDatabase, django_setup, pct, save, table
 SMALL = os.environ.get("LAB_BENCH_SMALL") == "1"
 USERS, JOBS = (4, 40) if SMALL else (10, 200)
 CLIENTS, RATE, SECONDS = (20, 200, 2.0) if SMALL else (100, 200, 5.0)
+WATCH_PROCS = 4  # the clients' processes, as several browsers would be
 SCALE = (10_000, 100_000, 50_000) if SMALL else (10_000, 1_000_000, 200_000)
 TERMINAL = ("succeeded", "failed", "cancelled")
 
@@ -40,7 +44,8 @@ def run():
     web, web_out, url = start_web(extra_env={"LAB_MAX_ACTIVE_JOBS": "1000"})
     try:
         jobs = bench_jobs(url)
-        fanout = bench_fanout(url)
+        unbatched = bench_fanout(url, batch=False)
+        fanout = bench_fanout(url, batch=True)
     except Exception:
         print("--- web server output (tail) ---\n" + web_out.tail(80))
         raise
@@ -53,13 +58,13 @@ def run():
         {"measure": f"{JOBS} jobs, {USERS} users, 2 workers: jobs/s", "value": jobs["jobs_per_s"],
          "p50": jobs["submit_to_end_ms"]["p50"], "p99": jobs["submit_to_end_ms"]["p99"],
          "check": f"{jobs['ended_once']}/{JOBS} ended once, {jobs['seq_gaps']} seq gaps"},
-        {"measure": f"{CLIENTS} ws clients x {RATE} ev/s: latency ms", "value": fanout["events"],
-         "p50": fanout["latency_ms"]["p50"], "p99": fanout["latency_ms"]["p99"],
-         "check": f"{fanout['complete_in_order']}/{CLIENTS} clients got all in order"},
-    ] + [{"measure": f"{name} ({SCALE[0]} jobs, {SCALE[1]} events): ms", "value": r["queries"],
+    ] + [{"measure": f"{CLIENTS} ws clients x {RATE} ev/s, {how}: latency ms", "value": f["events"],
+          "p50": f["latency_ms"]["p50"], "p99": f["latency_ms"]["p99"],
+          "check": f"{f['complete_in_order']}/{CLIENTS} clients got all in order, {f['frames_per_client']:.0f} frames"}
+         for how, f in (("batched", fanout), ("one event a frame", unbatched))] + [{"measure": f"{name} ({SCALE[0]} jobs, {SCALE[1]} events): ms", "value": r["queries"],
           "p50": r["p50"], "p99": r["p99"], "check": "value = SQL queries"} for name, r in scale.items()]
     print(table(rows, ["measure", "value", "p50", "p99", "check"]))
-    save("load", {"small": SMALL, "jobs": jobs, "fanout": fanout, "scale": scale, "rows": rows})
+    save("load", {"small": SMALL, "jobs": jobs, "fanout": fanout, "fanout_unbatched": unbatched, "scale": scale, "rows": rows})
 
 
 def _users(n):
@@ -136,35 +141,27 @@ def bench_jobs(url):
             "submit_to_end_ms": {"p50": pct(lat, 50), "p99": pct(lat, 99)}}
 
 
-def bench_fanout(url):
+def bench_fanout(url, batch: bool):
+    """The watchers are WATCH_PROCS processes of bench.ws_watch (an event loop of clients each), so
+    that what is measured is the web server, not this process's GIL shared with the producer."""
+    import subprocess
+    import sys
+
     from django.utils import timezone
 
     from jobs.models import Job
     from jobs.reporter import JobReporter
     from jobs.tasks import job_dir
-    from tests.helpers import ws_connect
 
     (user, token), = _users(1)
     job = Job.objects.create(owner=user, kind="sample", status="running", started_at=timezone.now())
     n = int(RATE * SECONDS)
-    conns = [ws_connect(url, f"/ws/jobs/{job.pk}/", token=token) for _ in range(CLIENTS)]
-    got = [[] for _ in range(CLIENTS)]
-    lat = [[] for _ in range(CLIENTS)]
-    done = threading.Barrier(CLIENTS + 1)
-
-    def reader(k):
-        while len(got[k]) < n:
-            try:
-                ev = json.loads(conns[k].recv(timeout=120))
-            except TimeoutError:
-                break
-            if ev["type"] == "log":
-                got[k].append(ev["seq"])
-                lat[k].append((time.time() - float(ev["data"]["text"])) * 1000)
-        done.wait()
-
-    for k in range(CLIENTS):
-        threading.Thread(target=reader, args=(k,), daemon=True).start()
+    path = f"/ws/jobs/{job.pk}/" + ("?batch=1" if batch else "")
+    per = [CLIENTS // WATCH_PROCS + (k < CLIENTS % WATCH_PROCS) for k in range(WATCH_PROCS)]
+    watchers = [subprocess.Popen([sys.executable, "-m", "bench.ws_watch", url, path, token, str(n), str(m)],
+                                 stdout=subprocess.PIPE, text=True) for m in per]
+    for w in watchers:
+        assert w.stdout.readline().strip() == "ready"
     rep = JobReporter(job, job_dir(job))
     start = time.perf_counter()
     for i in range(n):
@@ -173,13 +170,14 @@ def bench_fanout(url):
             time.sleep(delay)  # pacing the producer at RATE
         rep.log(repr(time.time()))
     rep.close()
-    done.wait(timeout=300)
-    for c in conns:
-        c.close()
+    clients = [c for w in watchers for c in json.loads(w.communicate(timeout=300)[0])]
+    assert len(clients) == CLIENTS
+    got = [[seq for seq, _ in c["events"]] for c in clients]
     first = got[0][0] if got[0] else 1
     complete = sum(g == list(range(first, first + n)) for g in got)
-    flat = [x for per in lat for x in per]
-    return {"clients": CLIENTS, "rate": RATE, "events": n, "complete_in_order": complete,
+    flat = [ms for c in clients for _, ms in c["events"]]
+    return {"clients": CLIENTS, "rate": RATE, "events": n, "batch": batch, "watch_processes": WATCH_PROCS,
+            "complete_in_order": complete, "frames_per_client": sum(c["frames"] for c in clients) / CLIENTS,
             "latency_ms": {"p50": pct(flat, 50), "p99": pct(flat, 99), "max": max(flat)}}
 
 

@@ -169,3 +169,31 @@ test("heartbeat pings a quiet socket and replaces one that went silent (laptop s
   b.sockets[1].deliver(ev(2));
   assert.deepEqual(got, [1, 2]);
 });
+
+test("a job's socket asks for batched frames; the jobs list's does not", () => {
+  const loc = { protocol: "http:", host: "lab" };
+  assert.equal(jobSocketUrl(loc, 7, 3), "ws://lab/ws/jobs/7/?after=3&batch=1");
+  assert.equal(jobSocketUrl(loc, 7, null), "ws://lab/ws/jobs/7/?batch=1");
+  assert.equal(jobSocketUrl(loc, null, null), "ws://lab/ws/jobs/");
+});
+
+test("a batched frame (a list of events) is applied event by event, each once, in order", () => {
+  const b = fakeBrowser();
+  const got = [];
+  openEventStream({ makeUrl: (after) => jobSocketUrl({ protocol: "http:", host: "h" }, 7, after),
+    onEvent: (e) => got.push(e.seq), env: b.env });
+  const first = b.sockets[0];
+  assert.equal(first.url, "ws://h/ws/jobs/7/?after=0&batch=1");
+  first.open();
+  first.deliver([ev(1), ev(2), ev(3)]);
+  first.deliver({ type: "pong", seq: 3 }); // a pong stays an object
+  first.deliver([ev(4)]);
+  first.drop();
+  b.fireTimers();
+  const second = b.sockets[1];
+  assert.equal(second.url, "ws://h/ws/jobs/7/?after=4&batch=1");
+  second.open();
+  second.deliver([ev(3), ev(4), ev(5), ev(6)]); // an overlapping replay: 3 and 4 not twice
+  second.deliver(ev(7)); // a single event still works
+  assert.deepEqual(got, [1, 2, 3, 4, 5, 6, 7]);
+});

@@ -53,3 +53,50 @@ async def test_each_event_is_serialised_once_for_every_watcher(make_job, user, m
         assert [e["data"]["text"] for e in events] == [f"line {i}" for i in range(EVENTS)]
     assert texts[1:] == texts[:1] * (WATCHERS - 1)  # the same bytes to every socket
     assert sorted(encoded) == list(range(2, 2 + EVENTS)), "one serialisation per event, not per watcher"
+
+
+async def _watch(app, job, user, query):
+    comm = WebsocketCommunicator(app, f"/ws/jobs/{job.pk}/?{query}")
+    comm.scope["user"] = user
+    comm.scope["url_route"] = {"kwargs": {"job_id": str(job.pk)}}
+    connected, _ = await comm.connect(timeout=10)
+    assert connected
+    return comm
+
+
+async def test_batched_socket_gets_lists_of_events_each_once_in_order(make_job, user):
+    """`?batch=1`: a frame is a JSON list of events, several per frame when several wait; the
+    same socket without it still gets one event a message."""
+    job = await sync_to_async(make_job)()  # seq 1: its "queued" status
+    app = JobEventsConsumer.as_asgi()
+    batched = await _watch(app, job, user, "after=0&batch=1")
+    replayed = json.loads(await batched.receive_from(timeout=10))  # the replay is batched too
+    assert [(e["seq"], e["type"]) for e in replayed] == [(1, "status")]
+    await batched.send_json_to({"type": "ping"})
+    assert await batched.receive_json_from(timeout=10) == {"type": "pong", "seq": 1}  # not a list
+    plain = await _watch(app, job, user, "after=1")
+    await plain.send_json_to({"type": "ping"})
+    assert await plain.receive_json_from(timeout=10) == {"type": "pong", "seq": 1}
+
+    rounds, frames, plain_events = 3, [], []
+    for r in range(rounds):
+        # each round one channel message of EVENTS events, read whole before the next is sent
+        await sync_to_async(_log_events)(job, EVENTS)
+        got = 0
+        while got < EVENTS:
+            frame = json.loads(await batched.receive_from(timeout=10))
+            assert isinstance(frame, list) and frame, frame
+            frames.append(frame)
+            got += len(frame)
+        plain_events += [json.loads(await plain.receive_from(timeout=10)) for _ in range(EVENTS)]
+    assert await batched.receive_nothing(timeout=0.2)
+    for comm in (batched, plain):
+        await comm.disconnect()
+    await sync_to_async(connections.close_all)()
+
+    seqs = list(range(2, 2 + rounds * EVENTS))
+    events = [e for frame in frames for e in frame]
+    assert [e["seq"] for e in events] == seqs  # every event once, in order, across the frames
+    assert len(frames) >= rounds and max(len(f) for f in frames) > 1
+    assert all(isinstance(e, dict) for e in plain_events)  # unbatched: one event a message
+    assert plain_events == events

@@ -24,15 +24,21 @@ export function backoffDelay(attempt, base = 500, cap = 10000) {
   return Math.min(cap, base * 2 ** Math.max(0, attempt));
 }
 
+// A job's socket asks for batched frames (a JSON list of events each; docs/api.md): with many
+// watchers of a busy job the server sends fewer, larger frames.
 export function jobSocketUrl(location, jobId, after) {
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
   const path = jobId == null ? "/ws/jobs/" : `/ws/jobs/${jobId}/`;
-  const query = after == null ? "" : `?after=${after}`;
+  const params = [];
+  if (after != null) params.push(`after=${after}`);
+  if (jobId != null) params.push("batch=1");
+  const query = params.length ? `?${params.join("&")}` : "";
   return `${proto}//${location.host}${path}${query}`;
 }
 
 /**
  * Keeps one websocket open to `makeUrl(lastSeq)`, reopening it after a drop with backoff.
+ * A message is one event or a list of events (batched frames, `?batch=1`).
  * Events are passed to `onEvent` once each, in seq order when `tracked` (per-job streams);
  * `onState` gets "connecting" | "open" | "closed" | "fatal" for a connection indicator.
  * `env` holds the browser pieces (WebSocket, setTimeout, clearTimeout, setInterval,
@@ -80,15 +86,18 @@ export function openEventStream({ makeUrl, onEvent, onState = () => {}, onOpen =
     ws.onmessage = (message) => {
       if (ws !== socket) return;
       lastHeard = now();
-      let event;
+      let frame;
       try {
-        event = JSON.parse(message.data);
+        frame = JSON.parse(message.data);
       } catch {
         return;
       }
-      if (event?.type === "pong") return;
-      if (tracked && !tracker.accept(event)) return;
-      onEvent(event);
+      // a batched frame is a list of events, in order; an unbatched one is one event
+      for (const event of Array.isArray(frame) ? frame : [frame]) {
+        if (event?.type === "pong") continue;
+        if (tracked && !tracker.accept(event)) continue;
+        onEvent(event);
+      }
     };
     ws.onclose = (close) => {
       if (ws !== socket) return;
