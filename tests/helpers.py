@@ -81,3 +81,16 @@ def ws_connect(url: str, path: str, token: str | None = None, cookies: dict | No
 
 def ws_read(conn, timeout: float = 60.0) -> dict:
     return json.loads(conn.recv(timeout=timeout))
+
+
+def migrate(target=None):
+    """Migrate the test database to `target` (a list of (app, migration)); None: to the newest state, which
+    every other test expects to find. Returns the app registry of that state, for its historical models."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    target = target or executor.loader.graph.leaf_nodes()
+    executor.migrate(target)
+    return executor.loader.project_state(target).apps

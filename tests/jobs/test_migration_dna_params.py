@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from ml.train.params import Params
+
+from tests.helpers import migrate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 BEFORE, AFTER = [("jobs", "0003_merge")], [("jobs", "0004_dna_train_params")]
@@ -19,13 +19,6 @@ OLD_MASKED = {"seed": 0, "device": "auto", "data": {"type": "dna", "length": 200
               "teacher_sampler": "auto", "slimflow_anneal": 0.5, "slimflow_guidance": 1.0, "eval_samples": 1000,
               "ref_nfe": 500, "world_size": 1}
 
-
-def migrate(target=None):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    target = target or executor.loader.graph.leaf_nodes()
-    executor.migrate(target)
-    return executor.loader.project_state(target).apps
 
 
 def test_old_dna_params_keep_their_values_and_validate_again(user):

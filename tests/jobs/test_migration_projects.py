@@ -5,18 +5,12 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
-from django.db.migrations.executor import MigrationExecutor
+
+from tests.helpers import migrate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 BEFORE, AFTER = [("jobs", "0004_dna_train_params")], [("jobs", "0008_job_project_required")]
 
-
-def migrate(target=None):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    target = target or executor.loader.graph.leaf_nodes()
-    executor.migrate(target)
-    return executor.loader.project_state(target).apps
 
 
 def test_existing_jobs_move_into_their_owners_personal_projects(user, other_user):

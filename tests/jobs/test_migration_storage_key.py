@@ -6,20 +6,12 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from tests.helpers import migrate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 BEFORE, AFTER = [("jobs", "0001_initial")], [("jobs", "0002_storage_key")]
 
-
-def migrate(target=None):
-    """Migrate to `target`; None: to the newest state, which every other test expects to find."""
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    target = target or executor.loader.graph.leaf_nodes()
-    executor.migrate(target)
-    return executor.loader.project_state(target).apps
 
 
 def test_existing_folders_move_to_distinct_keys_and_back(user):
