@@ -31,6 +31,13 @@ def Param(default: Any = ..., *, when: dict | None = None, advanced: bool = Fals
     return Field(default, json_schema_extra=extra or None, **kw)
 
 
+def not_applicable(key: str, allowed, value) -> PydanticCustomError:
+    """The error of a field given where its rule does not hold: "applies only when objective is slimflow
+    (it is rectified_flow)"."""
+    return PydanticCustomError("not_applicable", "applies only when {key} is {allowed} (it is {value})",
+                               {"key": key, "allowed": " or ".join(map(str, allowed)), "value": value})
+
+
 def _rule(info) -> dict | None:
     extra = info.json_schema_extra
     return extra.get(WHEN) if isinstance(extra, dict) else None
@@ -80,11 +87,8 @@ class Strict(BaseModel):
             for key, allowed in rule.items():
                 value = getattr(self, key)
                 if value not in allowed:
-                    errors.append(InitErrorDetails(
-                        type=PydanticCustomError("not_applicable", "applies only when {key} is {allowed} (it is {value})",
-                                                 {"key": key, "allowed": " or ".join(map(str, allowed)),
-                                                  "value": value}),
-                        loc=(name,), input=getattr(self, name)))
+                    errors.append(InitErrorDetails(type=not_applicable(key, allowed, value), loc=(name,),
+                                                   input=getattr(self, name)))
         if errors:
             raise ValidationError.from_exception_data(type(self).__name__, errors)
         return self

@@ -13,7 +13,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from ml.data.toys import GMM_PRESET
 from ml.dna.params import DnaTask
-from ml.params import PRESETS, WHEN, ArtifactRef, CommonParams, FactoryDefaults, Param, Strict
+from ml.params import PRESETS, WHEN, ArtifactRef, CommonParams, FactoryDefaults, Param, Strict, not_applicable
 from ml.train.presets import PRESETS as EXAMPLES
 from ml.sample.params import SAMPLER_NAMES
 
@@ -182,8 +182,7 @@ def _named(exc: ValidationError, branch, objective) -> ValidationError:
         owners = [o for b in BRANCHES if b is not branch and len(err["loc"]) == 1 and err["loc"][0] in b.model_fields
                   for o in _applies_to(b, err["loc"][0])]
         if err["type"] == "extra_forbidden" and owners:
-            kind = PydanticCustomError("not_applicable", "applies only when objective is {allowed} (it is {value})",
-                                       {"allowed": " or ".join(owners), "value": objective})
+            kind = not_applicable("objective", owners, objective)
         else:  # the message as pydantic wrote it
             kind = PydanticCustomError(err["type"], err["msg"].replace("{", "{{").replace("}", "}}"))
         errors.append(InitErrorDetails(type=kind, loc=err["loc"], input=err.get("input")))
