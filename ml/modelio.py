@@ -25,7 +25,17 @@ def save_model(out_dir, model: torch.nn.Module, config: dict, reporter=None) -> 
     model's users need: `prediction`, `schedule`, `data`, `task`, ...
     """
     out_dir = Path(out_dir)
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    state, tied, seen = {}, {}, {}
+    for k, v in model.state_dict().items():
+        # a tied tensor (an LM head sharing the embedding) is stored once: safetensors refuses shared memory
+        ident = (v.data_ptr(), tuple(v.shape), v.dtype)
+        if v.numel() and ident in seen:
+            tied[k] = seen[ident]
+            continue
+        seen[ident] = k
+        state[k] = v.detach().contiguous().cpu()
+    if tied:
+        config = {**config, "tied": tied}
     check_tensors(state.values(), "the model's weights", "(the model is not saved)")
     out_dir.mkdir(parents=True, exist_ok=True)
     replace_with(out_dir / "model.safetensors", lambda tmp: save_file(state, str(tmp)))

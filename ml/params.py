@@ -123,6 +123,55 @@ class ArtifactRef(Strict):
             raise ValueError("give 'artifact' (a model id) or 'path' (a folder)")
 
 
+class DataError(ValueError):
+    """A user's data (a file, a reference) that cannot be used; its text is the whole message, and a terminal
+    run prints it as the one line it is (ml/cli.py)."""
+
+
+class DatasetRef(Strict):
+    """A data file of your own: an uploaded dataset artifact (the job system fills `path` with its file after
+    checking you may use it), or in a terminal run `path`: the file, or a folder holding it."""
+
+    artifact: Optional[int] = Field(None, ge=1, description="Id of a dataset artifact (uploaded, kind 'dataset').")
+    path: Optional[str] = Field(None, max_length=4096, description="The data file or its folder (terminal runs).")
+
+    def model_post_init(self, __context) -> None:
+        if self.artifact is None and self.path is None:
+            raise ValueError("give 'artifact' (a dataset id) or 'path' (a file or folder)")
+
+    def file(self, field: str = "data") -> str:
+        """The path to read; a reference by id alone is a terminal run that cannot look artifacts up."""
+        if self.path is None:
+            raise DataError(f"{field}: the job system fills 'path' from 'artifact'; a terminal run gives "
+                             f"{{\"path\": \"<file or folder>\"}}")
+        return self.path
+
+
+def type_tag(value, bare_reference: str, default: str | None = None) -> str | None:
+    """The `type` of a data spec (a dict, or a params object); one without a type that refers to a file
+    ({"artifact": id} or {"path": ...}) is `bare_reference`, one with neither is `default`."""
+    get = value.get if isinstance(value, dict) else lambda k: getattr(value, k, None)
+    typ = get("type")
+    if typ is None:
+        return bare_reference if get("artifact") is not None or get("path") is not None else default
+    return typ
+
+
+def tagged_by_type(*classes) -> dict:
+    """The `discriminator` of a union whose members carry a `type` tag, for a field's json_schema_extra: a union
+    that also takes a bare reference is picked by a function (pydantic then writes no discriminator), and the
+    dashboard's form builds its choice of variants from this one."""
+    return {"discriminator": {"propertyName": "type", "mapping": {
+        c.model_fields["type"].default: f"#/$defs/{c.__name__}" for c in classes}}}
+
+
+def field_error(loc: tuple, message: str) -> ValidationError:
+    """A 400 naming `loc` ("data", "data.labels") with `message` as written, raised from a model validator
+    (what pydantic's ValueError would prefix with "Value error, " and place on the model)."""
+    kind = PydanticCustomError("bad_data", "{message}", {"message": message})
+    return ValidationError.from_exception_data("Params", [InitErrorDetails(type=kind, loc=loc, input=None)])
+
+
 def applicable(params_cls, params: dict) -> dict:
     """`params` without the fields that do not apply to them (a `when` that fails on the values given, or
     on the defaults): one config shared by several methods (a bench's, a test's) made fit for each."""

@@ -76,6 +76,16 @@ def _collective_stop(stop: bool, world: int, device) -> bool:
     return flag.item() > 0
 
 
+def _from_lead(ck, device):
+    """The lead rank's checkpoint on every rank: the other ranks may run on nodes that never saw the
+    job's folder, and all of them must resume from the same step with the same generator state."""
+    import torch.distributed as dist
+
+    box, device = [ck], torch.device(device)
+    dist.broadcast_object_list(box, src=0, device=device if device.type == "cuda" else None)
+    return box[0]
+
+
 def fit(plan: Plan, net, opt, loss_fn, reporter, generator, *, ema=None, evaluate=None, eval_at=None,
         state: dict | None = None, rank: int = 0, world: int = 1, device="cpu") -> Fitted:
     """Train `net` in place from `<out_dir>/checkpoint` if one is there; `state` (the kind's counters, JSON)
@@ -86,7 +96,9 @@ def fit(plan: Plan, net, opt, loss_fn, reporter, generator, *, ema=None, evaluat
     modules = {"net": net} if ema is None else {"net": net, "ema": ema}
     folder = reporter.out_dir / "checkpoint"
     start = 0
-    ck = checkpoint.load(folder)
+    ck = checkpoint.load(folder) if lead or world == 1 else None
+    if world > 1:
+        ck = _from_lead(ck, device)
     if ck is not None:
         checkpoint.unpack(ck, modules, opt, {"train": generator}, device)
         start = ck.step

@@ -10,6 +10,7 @@ import torch
 from ml.device import resolve_device
 from ml.dna import mdlm
 from ml.dna.fasta import write_fasta
+from ml.dna.metrics import NO_GROUND_TRUTH
 from ml.dna.metrics import evaluate as evaluate_samples
 from ml.dna.problem import build as build_task
 from ml.engine import Plan, fit, make_optimizer
@@ -36,14 +37,27 @@ def run(params, reporter) -> dict:
     pretrained, cfg = _load(p.model, device, "masked")
     oracle, ocfg = _load(p.reward, device, "oracle")
     eval_oracle, ecfg = _load(p.eval_reward, device, "oracle")
-    task = build_task(cfg["task"])
+    task = build_task(cfg["task"]) if cfg.get("task") is not None else None
     if ocfg.get("split") == ecfg.get("split"):
         reporter.log("warning: reward and eval_reward were trained on the same split; the evaluation is not held out")
-    L, t0 = task.length, time.time()
-    reporter.log(f"finetune {p.method} on DNA task L={L}, motifs {task.motifs}, device {device}")
+    L, t0 = _length(cfg, ocfg, ecfg), time.time()
+    if task is None:
+        reporter.log(f"finetune {p.method} on your own sequences ({(cfg.get('data') or {}).get('name')}, L={L}), "
+                     f"device {device}; {NO_GROUND_TRUTH}")
+        if p.method == "cfg":
+            raise ValueError("method 'cfg' trains its conditional model on the synthetic task's labelled data, which a "
+                             "model trained on your own FASTA does not carry; use drakes, best_of_n, cg, smc or tds")
+    else:
+        reporter.log(f"finetune {p.method} on DNA task L={L}, motifs {task.motifs}, device {device}")
+
+    def score(x, **kw):
+        return evaluate_samples(x, task, eval_oracle, device=device, reference_kmers=ecfg.get("reference_kmers"),
+                                accessibility_head="accessibility_logit" in ecfg.get("outputs", ["accessibility_logit"]),
+                                **kw)
+
     extra, sampler_net = {}, pretrained
     if p.method == "drakes":
-        sampler_net, extra = finetune_drakes(pretrained, oracle, eval_oracle, task, cfg, p, reporter, device, g)
+        sampler_net, extra = finetune_drakes(pretrained, oracle, score, L, cfg, p, reporter, device, g)
         x = sample_chunks(sampler_net, p.n_samples, L, p.sampling_steps, g, device)
         extra["model_evals"] += p.n_samples * (p.sampling_steps + 1)
     elif p.method == "pretrained":
@@ -69,14 +83,14 @@ def run(params, reporter) -> dict:
                  "cfg_note": "conditional model trained inside the job from the pretrained weights "
                              f"({p.cfg_train_steps} steps x 128 sequences on the reward oracle's half of the labelled data)"}
     x = x.cpu().numpy()
-    res = evaluate_samples(x, task, eval_oracle, pretrained, oracle, device, p.seed)
+    res = score(x, pretrained=pretrained, reward_oracle=oracle, seed=p.seed)
     res.update(extra)
     res.update({"method": p.method, "seconds": time.time() - t0, "sampling_steps": p.sampling_steps,
                 "inputs": {k: getattr(p, k).model_dump(exclude_none=True) for k in ("model", "reward", "eval_reward")}})
     out = reporter.out_dir
     np.save(out / "samples.npy", x.astype(np.int8))
     reporter.artifact("samples.npy", out / "samples.npy", "samples")
-    write_fasta(out / "sequences.fasta", x, task.true_activity(x))
+    write_fasta(out / "sequences.fasta", x, task.true_activity(x) if task is not None else None)
     reporter.artifact("sequences.fasta", out / "sequences.fasta", "sequences")
     reporter.log(", ".join(f"{k}={v:.4g}" for k, v in res.items() if isinstance(v, float)))
     return res
@@ -86,7 +100,24 @@ def sample_chunks(net, n, length, steps, g, device, chunk=512):
     return torch.cat([mdlm.sample(net, min(chunk, n - s), length, steps, g, device) for s in range(0, n, chunk)])
 
 
-def finetune_drakes(pretrained, oracle, eval_oracle, task, cfg, p, reporter, device, g):
+def recorded_length(cfg) -> int | None:
+    """The sequence length a DNA model's model.json records: its task's, or its own data's."""
+    length = (cfg.get("task") or {}).get("length") or (cfg.get("data") or {}).get("length")
+    return int(length) if length else None
+
+
+def _length(cfg, ocfg, ecfg) -> int:
+    length = recorded_length(cfg)
+    if length is None:
+        raise ValueError("model: its model.json records neither a DNA task nor the length of its own data")
+    for field, other in (("reward", ocfg), ("eval_reward", ecfg)):
+        if recorded_length(other) not in (None, length):
+            raise ValueError(f"{field}: the oracle learned sequences of {recorded_length(other)} bases; the model "
+                             f"generates {length}")
+    return length
+
+
+def finetune_drakes(pretrained, oracle, score, length, cfg, p, reporter, device, g):
     net = copy.deepcopy(pretrained).requires_grad_(True).train()
     opt = make_optimizer("adam", net.parameters(), p.lr)
     K = min(p.truncate_steps, p.sampling_steps)
@@ -94,14 +125,14 @@ def finetune_drakes(pretrained, oracle, eval_oracle, task, cfg, p, reporter, dev
                  f"KL={p.kl}{' (truncated)' if p.truncate_kl else ''}, {p.batch_size}x{p.grad_accum} trajectories/step, lr={p.lr}")
 
     def loss(model, step, gen):
-        value, reward, kl = drakes_loss(model, pretrained, oracle, p, task.length, gen, device)
+        value, reward, kl = drakes_loss(model, pretrained, oracle, p, length, gen, device)
         return value, {"reward": reward, "kl": kl}
 
     def evaluate(done):
         net.eval()
-        xe = mdlm.sample(net, p.eval_samples, task.length, p.sampling_steps, g, device).cpu().numpy()
-        for k, v in evaluate_samples(xe, task, eval_oracle, None, None, device).items():
-            if k != "n_samples":
+        xe = mdlm.sample(net, p.eval_samples, length, p.sampling_steps, g, device).cpu().numpy()
+        for k, v in score(xe).items():
+            if k != "n_samples" and isinstance(v, (int, float)):
                 reporter.metric(f"eval/{k}", v, done)
         net.train()
 

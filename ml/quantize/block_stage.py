@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ml.quantize.calls import Call, forward
 from ml.quantize.packed import QuantLinear
 
 
@@ -35,7 +36,7 @@ def in_block(spec, layer: str) -> bool:
 def block_inputs(model, spec, calib):
     """The forward arguments `spec` receives in `model`, one tuple per calibration batch."""
     if spec == "":
-        return [tuple(b) for b in calib]
+        return [b if isinstance(b, Call) else tuple(b) for b in calib]
     first = model.get_submodule(spec if isinstance(spec, str) else spec[0])
     got = []
 
@@ -48,7 +49,7 @@ def block_inputs(model, spec, calib):
         with torch.no_grad():
             for b in calib:
                 try:
-                    model(*b)
+                    forward(model, b)
                 except _Stop:
                     pass
     finally:
@@ -58,7 +59,7 @@ def block_inputs(model, spec, calib):
 
 def _mse(block, inputs, targets):
     with torch.no_grad():
-        return sum(float(((block(*x) - y) ** 2).mean()) for x, y in zip(inputs, targets)) / len(inputs)
+        return sum(float(((forward(block, x) - y) ** 2).mean()) for x, y in zip(inputs, targets)) / len(inputs)
 
 
 def block_stage(qmodel, fp_model, calib, spec, epochs=4, lr=1e-3, train_norms=True, train_bias=False,
@@ -70,7 +71,7 @@ def block_stage(qmodel, fp_model, calib, spec, epochs=4, lr=1e-3, train_norms=Tr
         return None
     inputs = block_inputs(qmodel, spec, calib)
     with torch.no_grad():
-        targets = [fblock(*x) for x in inputs]
+        targets = [forward(fblock, x) for x in inputs]
     before = _mse(qblock, inputs, targets)
     saved = {k: v.clone() for k, v in qblock.state_dict().items()}
     for m in quant:
@@ -83,10 +84,12 @@ def block_stage(qmodel, fp_model, calib, spec, epochs=4, lr=1e-3, train_norms=Tr
     for p in params:
         p.requires_grad_(True)
     opt = torch.optim.Adam(params, lr=lr, betas=(0.9, 0.99), eps=2e-5, weight_decay=weight_decay)
-    samples = [(tuple(a[i:i + 1] for a in x), y[i:i + 1]) for x, y in zip(inputs, targets) for i in range(y.shape[0])]
+    samples = [(xi, y[i:i + 1]) for x, y in zip(inputs, targets)
+               for i, xi in enumerate(x.samples() if isinstance(x, Call) else [tuple(a[i:i + 1] for a in x)
+                                                                                for i in range(y.shape[0])])]
     for _ in range(epochs):
         for x, y in samples:
-            loss = ((qblock(*x) - y) ** 2).mean()
+            loss = ((forward(qblock, x) - y) ** 2).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -4,7 +4,10 @@ Layers are quantized one at a time in forward order. Each layer's H = X^T X / n 
 hook while the calibration data runs through the *partially quantized* model, so later layers see (and
 can compensate) the errors of earlier ones. The forward stops at the hooked layer: the rest would be
 wasted work. A quantized layer is replaced by its packed `QuantLinear` / `QuantConv1d` at once, so what
-later layers see and what is saved are the same fp16-scaled weights.
+later layers see and what is saved are the same fp16-scaled weights. GPT-2's `Conv1D` (transformers; a
+linear layer that stores its weight as [in, out]) is quantized as the [out, in] transpose and becomes a
+`QuantLinear`. A calibration batch is a tuple of forward arguments or a `Call` (arguments and keyword
+arguments: what a transformer block receives).
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ml.quantize.block_stage import in_block
+from ml.quantize.calls import Call, forward  # noqa: F401  (Call: the batch type callers build)
 from ml.quantize.grid import resolve_group_size
 from ml.quantize.hessian import relative_output_error
 from ml.quantize.layer import quantize_weight
@@ -27,10 +31,21 @@ class _Stop(Exception):
     pass
 
 
+def is_gpt2_conv1d(m: nn.Module) -> bool:
+    # by name: ml/ imports transformers only where a transformers model is loaded
+    return type(m).__name__ == "Conv1D" and hasattr(m, "nf") and m.weight.dim() == 2
+
+
+def weight_2d(m: nn.Module) -> torch.Tensor:
+    """The layer's weight as the [out, in] matrix it multiplies inputs by."""
+    w = m.weight.detach()
+    return (w.T if is_gpt2_conv1d(m) else w.reshape(w.shape[0], -1)).float()
+
+
 def _quantizable(m: nn.Module, include_conv1d: bool) -> bool:
     if isinstance(m, QuantLinear):
         return False
-    if isinstance(m, nn.Linear):
+    if isinstance(m, nn.Linear) or is_gpt2_conv1d(m):
         return True
     return (include_conv1d and isinstance(m, nn.Conv1d) and m.groups == 1 and m.padding_mode == "zeros"
             and isinstance(m.padding, tuple))
@@ -52,7 +67,7 @@ def layers_in_forward_order(model, calib, include_conv1d=True, skip=()):
         hooks.append(m.register_forward_pre_hook(lambda mod, args, name=name: order.append(name) if name not in order else None))
     try:
         with torch.no_grad():
-            model(*calib[0])
+            forward(model, calib[0])
     finally:
         for h in hooks:
             h.remove()
@@ -83,7 +98,7 @@ def collect_hessian(model, module, calib):
         with torch.no_grad():
             for batch in calib:
                 try:
-                    model(*batch)
+                    forward(model, batch)
                 except _Stop:
                     pass
     finally:
@@ -105,7 +120,7 @@ def quantize_model(model, calib, method, bits, group_size=-1, symmetric=False, o
     rows = list(done)
     for k, name in enumerate(names):
         m = model.get_submodule(name)
-        W = m.weight.detach().reshape(m.weight.shape[0], -1).float()
+        W = weight_2d(m)
         g = group_size if group_size == -1 or W.shape[1] % group_size == 0 else -1  # a group must divide the row
         H = collect_hessian(model, m, calib)
         t0 = time.perf_counter()
@@ -122,6 +137,8 @@ def quantize_model(model, calib, method, bits, group_size=-1, symmetric=False, o
                "seconds": round(seconds, 4)}
         if qw.power != 1.0:
             row["power"] = qw.power
+        if is_gpt2_conv1d(m):
+            row["stored_transposed"] = True  # GPT-2 Conv1D: [in, out] in its checkpoint
         spec = next((b for b in blocks if in_block(b, name)), None)
         if on_block is not None and spec is not None and not any(in_block(spec, later) for later in names[k + 1:]):
             stage = on_block(spec)

@@ -165,6 +165,9 @@ def formula_bits(bits: int, group_size: int, symmetric: bool, power: bool = Fals
 def quantized_model(cfg: dict, layers: dict) -> nn.Module:
     """The model of this model.json with the quantized layers of `layers` (name -> spec) in place, their
     tensors still to be loaded."""
+    if cfg["arch"] == "transformers":
+        from ml.quantize.hf_folder import quantized_lm
+        return quantized_lm(cfg["transformers_config"], layers)
     model = nets.build(cfg["arch"], **cfg.get("arch_kwargs", {}))
     for name, spec in layers.items():
         set_module(model, name, layer_from_spec(spec))
@@ -174,5 +177,8 @@ def quantized_model(cfg: dict, layers: dict) -> nn.Module:
 def load_quantized(path, cfg: dict, device="cpu") -> nn.Module:
     model = quantized_model(cfg, cfg["quantization"]["layers"])
     state = load_file(str(Path(path) / "model.safetensors"), device="cpu")
-    model.load_state_dict(state, strict=True)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or set(missing) - set(cfg.get("tied", {})):  # tied tensors are stored once (ml/modelio.py)
+        raise ValueError(f"{path}: the weights do not match model.json (missing {sorted(set(missing))[:5]}, "
+                         f"unexpected {sorted(unexpected)[:5]})")
     return model.to(device)

@@ -18,6 +18,18 @@ class BuiltinModel(Strict):
                              "'small' trains in seconds.")
 
 
+class TextRef(Strict):
+    """An uploaded text (format `text`). The job system fills `path` with its file after checking the user
+    may read it; a terminal run gives `path` directly."""
+
+    artifact: Optional[int] = Field(None, ge=1, description="Id of a text artifact (POST /api/artifacts/, format text).")
+    path: Optional[str] = Field(None, max_length=4096, description="The UTF-8 text file (terminal runs).")
+
+    def model_post_init(self, __context) -> None:
+        if self.artifact is None and self.path is None:
+            raise ValueError("give 'artifact' (a text id) or 'path' (a file)")
+
+
 class DecoupleQOptions(Strict):
     max_iter: int = Field(4, ge=1, le=20, description="Rounds: 1 is GPTQ on the min-max grid, each later one an "
                                                       "integer step then a float step (the repo: 4).")
@@ -72,6 +84,12 @@ class Params(CommonParams):
     sampling_steps: Optional[int] = Param(None, ge=1, le=4096, advanced=True,
                                           description="DNA generators: reverse steps per sample (default: the model's "
                                                       "own, as `sample`).")
+    calibration: Optional[TextRef] = Param(
+        None, description="transformers models: the text to calibrate on ({'artifact': id} of format text); its "
+                          "last 10 % of tokens is held out for the perplexity before and after.")
+    seq_len: int = Param(128, ge=8, le=8192, advanced=True,
+                         description="transformers models: tokens per calibration and evaluation window (at most "
+                                     "the model's context).")
     n_calibration: int = Field(128, ge=1, le=4096, description="Calibration samples (windows, images, noised points).")
     decoupleq: DecoupleQOptions = Param(default_factory=DecoupleQOptions, when={"method": ["decoupleq"]},
                                         description="decoupleQ options.")

@@ -14,6 +14,8 @@ from ml.finite import check_finite
 from ml.modelio import load_model, save_model
 from ml.params import parse
 from ml.quantize.block_stage import block_stage
+from ml.quantize.hf_folder import has_model_json, is_transformers_folder
+from ml.quantize.hf_runner import run_transformers
 from ml.quantize.model import candidate_layers, quantize_model
 from ml.quantize.packed import QuantLinear, formula_bits, quantized_model
 from ml.quantize.params import BuiltinModel, Params
@@ -75,10 +77,17 @@ def run(params, reporter) -> dict:
         reporter.log(f"device {device} requested; quantization runs on the CPU (models here are < 10 M params)")
     torch.manual_seed(p.seed)
     if isinstance(p.model, BuiltinModel):
+        if p.calibration is not None:
+            raise ValueError("calibration: applies only to a transformers model (a folder with config.json)")
         reporter.log(f"training/loading builtin model {p.model.builtin} ({p.model.size}) from seed {p.seed}")
         testbed = builtin_testbed(p.model.builtin, p.model.size, p.seed, p.n_calibration)
         source = {"builtin": p.model.builtin, "size": p.model.size}
+    elif is_transformers_folder(p.model.path) or (p.calibration is not None and not has_model_json(p.model.path)):
+        # a folder meant as a transformers model (a calibration text given) says what it lacks
+        return run_transformers(p, reporter, method_options, size_report)
     else:
+        if p.calibration is not None:
+            raise ValueError("calibration: applies only to a transformers model (a folder with config.json)")
         model, cfg = load_model(p.model.path, "cpu")
         if cfg.get("quantization"):
             raise ValueError("this model is already quantized")

@@ -16,6 +16,7 @@ from pydantic import ConfigDict, Discriminator, Field, Tag, ValidationError, mod
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from ml.params import PRESETS, WHEN, ArtifactRef, CommonParams, Param, Strict
+from ml.sample import diffusers_unet
 from ml.sample.presets import PRESETS as EXAMPLES
 from ml.sample.gmm import DEFAULT_MEANS, DEFAULT_STDS, DEFAULT_WEIGHTS
 from ml.sample.grids import FINAL_STEPS, GRIDS
@@ -68,7 +69,8 @@ ModelSpec = Annotated[Union[Annotated[GmmModel, Tag("gmm")], Annotated[ArtifactR
 class Params(CommonParams):
     model_config = ConfigDict(json_schema_extra={PRESETS: EXAMPLES})
     model: ModelSpec = Field(GmmModel(),
-                             description='{"type": "gmm", ...} (exact ground truth) or {"artifact": id} (a trained model).')
+                             description='{"type": "gmm", ...} (exact ground truth) or {"artifact": id} (a trained '
+                                         'model, or an uploaded diffusers UNet folder).')
     sampler: Optional[Literal[SAMPLER_NAMES + MASKED_SAMPLER_NAMES]] = Field(
         None, description="An ODE solver for a gmm or a continuous model (default dpm_solver_pp_2m); "
                           "mdlm_ddpm (ancestral) for a masked diffusion model (its default).")
@@ -95,10 +97,14 @@ class Params(CommonParams):
     @model_validator(mode="after")
     def _fits_the_model(self):
         known, cfg = True, None
+        misfits = []
         if not isinstance(self.model, GmmModel):
-            cfg = _known_config(self.model)
+            try:
+                cfg = _known_config(self.model)
+            except ValueError as exc:
+                misfits = [("model", str(exc))]
             known = cfg is not None
-        misfits = self.misfits(cfg) if known else []
+        misfits = misfits or (self.misfits(cfg) if known else [])
         if misfits:
             raise ValidationError.from_exception_data(type(self).__name__, [
                 InitErrorDetails(type=PydanticCustomError("wrong_model", message), loc=(name,),
@@ -145,6 +151,8 @@ def _known_config(model: ArtifactRef) -> dict | None:
     again once it has loaded the model)."""
     if model.path is None:
         return None
+    if diffusers_unet.is_diffusers_folder(model.path):
+        return diffusers_unet.read_config(model.path)  # its ValueError names what the folder lacks: a 400
     try:
         return json.loads((Path(model.path) / "model.json").read_text())
     except (OSError, ValueError):

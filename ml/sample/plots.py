@@ -25,7 +25,8 @@ def save_samples_png(samples: np.ndarray, path, title: str = "", reference: np.n
     elif samples.ndim in (3, 4):
         imgs = samples[:64]
         if imgs.ndim == 4:
-            imgs = imgs[:, 0] if imgs.shape[1] == 1 else np.moveaxis(imgs[:, :3], 1, -1)
+            # RGB from the first three channels; fewer than three (grey, or 2-channel data): the first
+            imgs = imgs[:, 0] if imgs.shape[1] < 3 else np.moveaxis(imgs[:, :3], 1, -1)
         n = len(imgs)
         cols = int(math.ceil(math.sqrt(n)))
         rows = int(math.ceil(n / cols))

@@ -64,10 +64,11 @@ def solve(model: Model, x_T: torch.Tensor, sampler: str, nfe: int, grid=None, fi
 
 @torch.no_grad()
 def sample_model(model, config: dict, noise: torch.Tensor, sampler: str = "dpm_solver_pp_2m", nfe: int = 10,
-                 grid=None, final_step: str = "denoise", callback=None) -> torch.Tensor:
+                 grid=None, final_step: str = "denoise", callback=None, schedule=None) -> torch.Tensor:
     """Samples of a trained `net(x, t)` (config: its model.json) from the given starting noise x_T
-    (x_T ~ N(0, I) for VP and flow, sigma_max N(0, I) for edm); for `train`'s reflow pairs and evals."""
-    m = Model(model, config["prediction"], get_schedule(config["schedule"]))
+    (x_T ~ N(0, I) for VP and flow, sigma_max N(0, I) for edm); for `train`'s reflow pairs and evals.
+    schedule: the model's own when it is not a named one (a diffusers model's betas)."""
+    m = Model(model, config["prediction"], schedule or get_schedule(config["schedule"]))
     x, _ = solve(m, noise, sampler, nfe, grid=grid, final_step=final_step, callback=callback)
     return x
 
@@ -94,15 +95,17 @@ def _gmm_target(p: Params, device) -> Target:
     return Target(Model(gmm.net(schedule, prediction), prediction, schedule), [gmm.dim], torch.float64, sched_name, p.model)
 
 
-def _artifact_target(p: Params, net, cfg: dict, reporter) -> Target:
+def _artifact_target(p: Params, net, cfg: dict, reporter, schedule=None) -> Target:
+    """schedule: the model's own when it is not a named one (a diffusers model's betas)."""
     if p.schedule and p.schedule != cfg["schedule"]:
         reporter.log(f"note: the model was trained with schedule {cfg['schedule']!r}; using it, not {p.schedule!r}")
     gmm = None
     if cfg.get("arch") == "gmm_exact":  # a model file of the exact mixture: its samples can be checked too
         kw = cfg["arch_kwargs"]
         gmm = GmmModel(means=kw["means"], stds=kw["stds"], weights=kw["weights"])
-    return Target(Model(net, cfg["prediction"], get_schedule(cfg["schedule"])), list(cfg["data_shape"]), torch.float32,
-                  cfg["schedule"], gmm, {k: cfg[k] for k in ("arch", "data", "objective") if k in cfg})
+    return Target(Model(net, cfg["prediction"], schedule or get_schedule(cfg["schedule"])), list(cfg["data_shape"]),
+                  torch.float32, cfg["schedule"], gmm,
+                  {k: cfg[k] for k in ("arch", "data", "objective", "prediction_type", "parameters") if k in cfg})
 
 
 def run(params, reporter) -> dict:
@@ -113,11 +116,16 @@ def run(params, reporter) -> dict:
         target = _gmm_target(p, device)
     else:
         from ml.modelio import load_model
+        from ml.sample import diffusers_unet
 
         if p.model.path is None:
             raise ValueError(f"model artifact {p.model.artifact} has no folder: the job system fills 'path', "
                              "a terminal run must give {'path': '<dir>'}")
-        net, cfg = load_model(p.model.path, device)
+        schedule = None
+        if diffusers_unet.is_diffusers_folder(p.model.path):
+            net, cfg, schedule = diffusers_unet.load(p.model.path, device)
+        else:
+            net, cfg = load_model(p.model.path, device)
         misfits = p.misfits(cfg)  # the params validated before the folder was known (a terminal run's dict)
         if misfits:
             raise ValueError("; ".join(f"{name}: {why}" for name, why in misfits))
@@ -125,7 +133,7 @@ def run(params, reporter) -> dict:
             from ml.dna.sample_job import run_sample  # masked diffusion: the DNA task scores the sequences
 
             return run_sample(net, cfg, p, reporter)
-        target = _artifact_target(p, net, cfg, reporter)
+        target = _artifact_target(p, net, cfg, reporter, schedule)
     model, data_shape, dtype = target.model, target.data_shape, target.dtype
     sampler = p.sampler_for(None)
 

@@ -12,7 +12,9 @@ and, for plain Euler in x, the derivatives alpha'_t, sigma'_t.
 - `flow`: rectified flow / flow matching, x_t = (1 - t) x_0 + t z (diffusers' convention).
 - `VPDiscrete(alphas_cumprod)`: a DDPM table read as continuous time t = (n + 1) / N with
   log alpha interpolated piecewise-linearly, as DPM-Solver's NoiseScheduleVP('discrete') does, plus
-  the point (t = 0, alpha = 1); used to compare with diffusers on its own integer timesteps.
+  the point (t = 0, alpha = 1); used to compare with diffusers on its own integer timesteps, and the
+  schedule of a diffusers model (`VPDiscrete.from_diffusers(scheduler_config)`), whose network is called
+  at the discrete timestep t N - 1 (`discrete_timestep`), as DPM-Solver's model_wrapper does.
 
 One formula per schedule serves Python floats and tensors (`_lib` picks `math` or `torch`): the
 solvers precompute their coefficients as floats before the loop, so a step on CUDA never waits for
@@ -208,9 +210,38 @@ class VPDiscrete(Schedule):
     def __init__(self, alphas_cumprod):
         acp = [float(a) for a in alphas_cumprod]
         n = len(acp)
+        self.n = n
+        self.t_eps = 1.0 / n   # the first table node, diffusers' timestep 0 (1e-3 for the usual N = 1000)
         self.ts = [0.0] + [(i + 1) / n for i in range(n)]
         self.log_alphas = [0.0] + [0.5 * math.log(a) for a in acp]
         self.lambdas = [math.inf] + [la - 0.5 * math.log(-math.expm1(2 * la)) for la in self.log_alphas[1:]]
+
+    @classmethod
+    def from_diffusers(cls, config: dict) -> "VPDiscrete":
+        """The table of a diffusers scheduler config (scheduler_config.json): its betas (`beta_schedule`
+        linear, scaled_linear, squaredcos_cap_v2, sigmoid, or `trained_betas`) computed by diffusers'
+        own DDPMScheduler, so the alphas_cumprod are bit for bit those its schedulers use (float32)."""
+        from diffusers import DDPMScheduler
+
+        if config.get("rescale_betas_zero_snr"):
+            raise ValueError("scheduler: rescale_betas_zero_snr (zero terminal SNR) is not supported: alpha_T = 0 "
+                             "there, and the solvers start from x_T = alpha_T x_0 + sigma_T eps with alpha_T > 0")
+        keys = ("num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "trained_betas")
+        try:
+            table = DDPMScheduler(**{k: config[k] for k in keys if config.get(k) is not None})
+        except NotImplementedError:
+            raise ValueError(f"scheduler: beta_schedule {config.get('beta_schedule')!r} is not one diffusers "
+                             "knows (linear, scaled_linear, squaredcos_cap_v2, sigmoid, or trained_betas)") from None
+        acp = table.alphas_cumprod.double().numpy()
+        if not (np.all(np.isfinite(acp)) and np.all(acp > 0.0) and np.all(np.diff(acp) < 0.0)):
+            raise ValueError("scheduler: its betas do not give a decreasing alphas_cumprod in (0, 1]: each beta "
+                             "must lie in (0, 1)")
+        return cls(acp)
+
+    def discrete_timestep(self, t):
+        """The network's input timestep for continuous time t: t_n = (n + 1) / N <-> n = t N - 1 (DPM-Solver's
+        model_wrapper for 'discrete' schedules); fractional between nodes, as the sinusoidal embedding allows."""
+        return t * self.n - 1.0
 
     def log_alpha(self, t):
         return _interp(t, self.ts, self.log_alphas)

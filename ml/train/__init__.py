@@ -2,7 +2,8 @@
 
 `run(params, reporter) -> result` with `Params` in ml/train/params.py (one typed branch per family of
 objectives). Objectives: VP diffusion (eps / x0 / v), rectified flow, reflow, k-step distillation,
-SlimFlow (ml/train/loop.py); `masked_diffusion` and `oracle` on the DNA task (ml/dna/train_job.py).
+SlimFlow (ml/train/loop.py), the VP ones also continuing a diffusers UNet (ml/train/diffusers_unet.py);
+`masked_diffusion` and `oracle` on the DNA task (ml/dna/train_job.py).
 All of them train on ml.engine.
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ def run(params, reporter) -> dict:
         from ml.dna.train_job import run as dna_run
 
         return dna_run(p, reporter)
-    if p.world_size > 1:
+    if p.world_size > 1 or p.nodes > 1:
         from ml.train.ddp import launch
 
         return launch(p, reporter)

@@ -4,6 +4,9 @@
   1-D W2^2 between sorted projections, then sqrt. Compared against its data-vs-data floor at equal n.
 - Frechet distance (Heusel et al. 2017, eq. 6) in the penultimate features of a small classifier trained
   ONLY on the held-out digits half; floor = training half vs held-out half.
+- Own data (a file): FD to its held-out rows in fixed, data-independent features (`file_features`): the raw
+  coordinates of vectors (a fixed random projection to 256 of them beyond that), and images average-pooled to
+  at most 8x8 per channel; floor = training rows vs held-out rows at equal n.
 - Straightness (Liu et al. 2023, eq. 4): S = int_0^1 E ||(Z_1 - Z_0) - v(Z_t, t)||^2 dt along the ODE path.
 """
 from __future__ import annotations
@@ -91,6 +94,30 @@ def digits_fd_floor():
     from ml.data.digits import digits_half
 
     return frechet_distance(digits_features(digits_half(0)[0])[0], _held_out_features())
+
+
+FD_DIMS = 256      # beyond this many coordinates a vector's FD runs on a fixed projection (covariances stay small)
+FD_POOL = 8        # images are compared at most 8x8 per channel: coarse structure, not pixel noise
+PROJECTION_SEED = 0
+
+
+@torch.no_grad()
+def file_features(x: torch.Tensor) -> torch.Tensor:
+    """A generic, fixed feature of own data (no network to train, nothing that depends on the model): vectors
+    as they are (or projected by a fixed Gaussian matrix / sqrt(d) when wider than FD_DIMS), images pooled."""
+    x = x.detach().float().cpu()
+    if x.dim() == 4:
+        h, w = x.shape[2:]
+        x = torch.nn.functional.adaptive_avg_pool2d(x, (min(h, FD_POOL), min(w, FD_POOL)))
+    x = x.flatten(1)
+    if x.shape[1] > FD_DIMS:
+        g = torch.Generator().manual_seed(PROJECTION_SEED)
+        x = x @ (torch.randn(x.shape[1], FD_DIMS, generator=g) / x.shape[1] ** 0.5)
+    return x
+
+
+def file_fd(samples, held_out) -> float:
+    return frechet_distance(file_features(samples), file_features(held_out))
 
 
 @torch.no_grad()

@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from ml.train import flow, slimflow, vp
+from ml.train import diffusers_unet, flow, slimflow, vp
 from ml.train.ode import solve
 
 VP_PREDICTION = {"vp_eps": "eps", "vp_x0": "x0", "vp_v": "v"}
@@ -55,8 +55,9 @@ def teacher_pairs(teacher, tcfg, p, data_shape, device):
     return z, torch.cat(out)
 
 
-def make_loss(p, data, rank, world, teacher=None, pairs=None):
-    """Returns loss(net, step, generator) -> per-sample losses of this rank's slice."""
+def make_loss(p, data, rank, world, teacher=None, pairs=None, table=None):
+    """Returns loss(net, step, generator) -> per-sample losses of this rank's slice. table: a diffusers UNet's
+    discrete schedule (diffusers_unet.alpha_sigma_table), trained at its integer timesteps."""
     B = p.batch_size
     b = B // world
     rs = slice(rank * b, (rank + 1) * b)
@@ -66,6 +67,16 @@ def make_loss(p, data, rank, world, teacher=None, pairs=None):
     def noise(g, dev):
         return torch.randn(B, *shape, generator=g, device=dev)[rs]
 
+    if p.objective in VP_PREDICTION and table is not None:
+        pred = VP_PREDICTION[p.objective]
+
+        def loss(net, step, g):
+            x0 = data.sample(B, g)[rs]
+            eps = noise(g, x0.device)
+            n = diffusers_unet.sample_timesteps(B, g, table)[rs]
+            return diffusers_unet.discrete_vp_loss(net, x0, eps, n, table, pred, dist)
+
+        return loss
     if p.objective in VP_PREDICTION:
         pred = VP_PREDICTION[p.objective]
 

@@ -22,9 +22,14 @@ def sampler_for(config, sampler="auto"):
 
 
 @torch.no_grad()
-def solve(net, config, z, nfe, sampler="auto"):
-    """Samples from noise z with exactly `nfe` network evaluations."""
-    return sample_model(net, config, z, sampler=sampler_for(config, sampler), nfe=nfe)
+def solve(net, config, z, nfe, sampler="auto", schedule=None, chunk=None):
+    """Samples from noise z with exactly `nfe` network evaluations per sample (schedule: see sample_model), `chunk`
+    samples at a time when given (each sample's ODE is its own: chunking changes no result beyond rounding)."""
+    sampler = sampler_for(config, sampler)
+    if not chunk or len(z) <= chunk:
+        return sample_model(net, config, z, sampler=sampler, nfe=nfe, schedule=schedule)
+    return torch.cat([sample_model(net, config, part, sampler=sampler, nfe=nfe, schedule=schedule)
+                      for part in z.split(chunk)])
 
 
 @torch.no_grad()

@@ -6,14 +6,18 @@ belong to is a 400 naming it; within the continuous branch `Param(when=...)` say
 knob applies to."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from ml.data.toys import GMM_PRESET
-from ml.dna.params import DnaTask
-from ml.params import PRESETS, WHEN, ArtifactRef, CommonParams, FactoryDefaults, Param, Strict, not_applicable
+from ml.data import arrays
+from ml.dna.params import DnaData, DnaFiles, DnaTask, check_dna_files
+from ml.params import (PRESETS, WHEN, ArtifactRef, CommonParams, DatasetRef, FactoryDefaults, Param, Strict,
+                       field_error, not_applicable, tagged_by_type, type_tag)
+from ml.train import diffusers_unet
 from ml.train.presets import PRESETS as EXAMPLES
 from ml.sample.params import SAMPLER_NAMES
 
@@ -54,11 +58,33 @@ class DigitsData(Strict):
     type: Literal["digits"] = "digits"
 
 
-Data = Annotated[Union[GmmData, MoonsData, CheckerboardData, SpiralsData, DigitsData], Field(discriminator="type")]
+class FileData(DatasetRef):
+    """Your own data (ml/data/arrays.py): an .npy array [N, d] or [N, C, H, W] in [-1, 1], or PNG images (a zip
+    of PNGs, or a folder of them); `holdout` of its rows are kept out of training for the evaluation's FD."""
+    type: Literal["file"] = "file"
+    holdout: float = Field(0.1, gt=0.0, le=0.5,
+                           description="Fraction of the rows held out of training: the reference of the FD.")
+    split_seed: int = Param(0, ge=0, le=2**31 - 1, advanced=True,
+                            description="Seed of the held-out split (fixed per data set, not per job: keep it "
+                                        "when you compare models).")
+
+
+def data_tag(value) -> str | None:
+    """A bare reference ({"artifact": id} or {"path": ...}) is a file of your own."""
+    return type_tag(value, "file")
+
+
+DATA_TYPES = (GmmData, MoonsData, CheckerboardData, SpiralsData, DigitsData, FileData)
+Data = Annotated[Union[tuple(Annotated[c, Tag(c.model_fields["type"].default)] for c in DATA_TYPES)],
+    Discriminator(data_tag, custom_error_type="data_type",
+                  custom_error_message="give 'type' (gmm, moons, checkerboard, spirals, digits, file) or a "
+                                       "file of your own as {\"artifact\": id}")]
 
 Continuous = Literal["vp_eps", "vp_x0", "vp_v", "rectified_flow", "reflow", "distill", "slimflow"]
 Objective = Literal[Continuous, "masked_diffusion", "oracle"]
 TEACHER = ["reflow", "distill", "slimflow"]  # the objectives that learn from a teacher's ODE
+VP = ["vp_eps", "vp_x0", "vp_v"]             # given a model: continue training that diffusers UNet
+OWN_NET = ("arch", "width", "depth")          # the lab's own network; a diffusers UNet brings its own
 
 
 class Training(CommonParams):
@@ -80,13 +106,16 @@ class Training(CommonParams):
 
 
 class ContinuousParams(Training):
-    """VP diffusion and rectified flows on 2-D toys and the 8x8 digits (ml/train/loop.py)."""
-    data: Data = Field(default_factory=MoonsData, description="What to learn: a 2-D toy or the 8x8 digits.")
+    """VP diffusion and rectified flows on 2-D toys, the 8x8 digits or data of your own (ml/train/loop.py)."""
+    data: Data = Field(default_factory=MoonsData, description="What to learn: a 2-D toy, the 8x8 digits, or a file of "
+                                                                   "your own ({\"artifact\": id}).",
+                      json_schema_extra=tagged_by_type(*DATA_TYPES))
     objective: Continuous = Field("rectified_flow", description=(
         "vp_*: VP diffusion predicting eps / x0 / v; rectified_flow: 1-RF; reflow: 2-RF on (noise, teacher ODE output) "
         "pairs; distill: k-step distillation of the teacher; slimflow: small one-step student."))
-    model: Optional[ArtifactRef] = Param(None, when={"objective": TEACHER},
-                                         description="Teacher / previous model for reflow, distill, slimflow.")
+    model: Optional[ArtifactRef] = Param(None, when={"objective": TEACHER + VP},
+                                         description="Teacher / previous model for reflow, distill, slimflow; for "
+                                                     "vp_*: a diffusers UNet folder to continue training.")
     arch: Literal["auto", "mlp", "unet"] = Field("auto",
                                                  description="Network: auto = MLP for 2-D toys, UNet for digits.")
     width: int = Field(256, ge=4, le=4096,
@@ -118,13 +147,77 @@ class ContinuousParams(Training):
     eval_samples: int = Param(1000, ge=16, le=100_000, advanced=True, description="Samples drawn per evaluation.")
     ref_nfe: int = Param(500, ge=2, le=5000, advanced=True,
                          description="Steps of the reference solve for per-sample solver error.")
-    world_size: int = Param(1, ge=1, le=64, advanced=True, description="DDP processes (one per GPU; gloo on CPU).")
+    world_size: int = Param(1, ge=1, le=64, advanced=True,
+                            description="DDP processes in all (one per GPU; gloo on CPU), world_size / nodes per node.")
+    nodes: int = Param(1, ge=1, le=16, advanced=True,
+                       description="Workers the training spans (one torch.distributed job; docs/multinode.md).")
+
+    @model_validator(mode="after")
+    def _nodes_split_world(self):
+        if self.world_size % self.nodes:
+            raise field_error(("nodes",), f"world_size {self.world_size} does not split over {self.nodes} nodes: "
+                                          f"give a world_size that is a multiple of nodes")
+        return self
+
+    @model_validator(mode="after")
+    def _data_file(self):
+        """A file of your own is read once its path is known (at submit time the job system has filled it in):
+        a bad file is a 400 naming `data`, not a failed job."""
+        if isinstance(self.data, FileData) and self.data.path is not None:
+            try:
+                shape = arrays.describe(self.data.path).shape
+            except arrays.DataError as exc:
+                raise field_error(("data",), str(exc)) from None
+            if diffusers_unet.continues(self):
+                return self  # the UNet's own architecture: _fits_the_unet checks the shape
+            # arch auto takes the UNet for images: its one downsampling needs even sides
+            odd = len(shape) == 4 and (shape[2] % 2 or shape[3] % 2)
+            if (self.arch == "unet" and len(shape) != 4) or (self.arch != "mlp" and odd):
+                raise field_error(("arch",), f"the UNet needs images [N, C, H, W] with even H and W; the data is "
+                                             f"shaped {list(shape)} (use arch 'mlp')")
+        return self
+
+    @model_validator(mode="after")
+    def _fits_the_unet(self):
+        """A diffusers UNet to continue (ml/train/diffusers_unet.py), once its folder is known: a folder that is
+        not one is a 400 naming `model`, data of another shape one naming `data`."""
+        if not diffusers_unet.continues(self):
+            return self
+        fields = type(self).model_fields
+        given = [n for n in OWN_NET if n in self.model_fields_set and getattr(self, n) != fields[n].default]
+        if given:
+            raise field_error((given[0],), "applies to the lab's own networks; a diffusers UNet is trained with "
+                                           "its own architecture")
+        if self.model.path is None:
+            return self
+        from ml.sample.diffusers_unet import is_diffusers_folder
+
+        if not is_diffusers_folder(self.model.path):
+            if (Path(self.model.path) / "model.json").is_file():  # a lab model (else: loading says what it lacks)
+                raise field_error(("model",), diffusers_unet.NOT_A_FOLDER)
+            return self
+        try:
+            shape = data_shape(self.data)
+            why = None if shape is None else diffusers_unet.shape_misfit(self.model.path, shape)
+        except ValueError as exc:  # the folder's config: what it lacks
+            raise field_error(("model",), str(exc)) from None
+        if why:
+            raise field_error(("data",), why)
+        return self
+
+
+def data_shape(data) -> tuple | None:
+    """The shape of one sample of `data`, without loading it (None: a file not known yet)."""
+    if isinstance(data, FileData):
+        return None if data.path is None else tuple(arrays.describe(data.path).shape[1:])
+    return (1, 8, 8) if isinstance(data, DigitsData) else (2,)
 
 
 class DnaTraining(Training):
     """The DNA task's objectives (ml/dna/train_job.py): their own defaults, sized for the DNA task."""
-    data: DnaTask = Field(default_factory=DnaTask,
-                          description="The synthetic DNA task (its keys take the task's defaults).")
+    data: DnaData = Field(default_factory=DnaTask, json_schema_extra=tagged_by_type(DnaTask, DnaFiles),
+                          description="The synthetic DNA task (its keys take the task's defaults), or sequences of "
+                                      "your own: a FASTA file with a CSV of labels.")
     model: Optional[ArtifactRef] = Field(None,
                                          description="Start from an earlier model of the same objective and size.")
     steps: int = Field(1000, ge=1, le=1_000_000, description="Optimiser steps.")
@@ -137,6 +230,12 @@ class DnaTraining(Training):
                                               "at the end).")
     eval_every: int = Param(0, ge=0, le=1_000_000, advanced=True,
                             description="Evaluate every N steps (0: only the final model).")
+
+
+    @model_validator(mode="after")
+    def _dna_files(self):
+        check_dna_files(self.data, labels_needed=self.objective == "oracle")
+        return self
 
 
 class MaskedDiffusionParams(DnaTraining):
@@ -184,7 +283,7 @@ def _named(exc: ValidationError, branch, objective) -> ValidationError:
         if err["type"] == "extra_forbidden" and owners:
             kind = not_applicable("objective", owners, objective)
         else:  # the message as pydantic wrote it
-            kind = PydanticCustomError(err["type"], err["msg"].replace("{", "{{").replace("}", "}}"))
+            kind = PydanticCustomError(err["type"], "{message}", {"message": err["msg"]})
         errors.append(InitErrorDetails(type=kind, loc=err["loc"], input=err.get("input")))
     return ValidationError.from_exception_data(exc.title, errors)
 

@@ -22,6 +22,11 @@ def _bcast(v, x):
 
 def vp_target(x0, eps, t, prediction):
     alpha, sigma = (_bcast(v, x0) for v in SCHEDULE.alpha_sigma(t))
+    return target_of(prediction, x0, eps, alpha, sigma)
+
+
+def target_of(prediction, x0, eps, alpha, sigma):
+    """The regression target of x_t = alpha x0 + sigma eps (alpha, sigma broadcast to x0's shape)."""
     if prediction == "eps":
         return eps
     if prediction == "x0":
