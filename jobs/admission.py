@@ -4,7 +4,9 @@ Per-field bounds let through combinations that no worker fits (a 4096-dimensiona
 mixture sampled 50,000 at a time; 64 DDP processes on one CPU): the job would be killed for memory
 and retried, or take a node down. Each kind estimates what it needs from its validated params
 (`ml/<kind>/footprint.py`, a documented formula); over the limits in settings is a 400 that gives the
-estimate, its formula and the fields to lower.
+estimate, its formula and the fields to lower. A job on a model or data of your own is checked twice: on
+its params first, then on the headers of the files its references name (jobs/inputs.py), so a 7B-parameter
+LM or a 50 GB array is priced by its own size, not by the default width of the lab's nets.
 """
 from __future__ import annotations
 
@@ -22,8 +24,8 @@ class NotAdmitted(Exception):
         self.answer = answer
 
 
-def check(kind, params) -> None:
-    answer = refusal(kind, params)
+def check(kind, params, inputs: dict | None = None) -> None:
+    answer = refusal(kind, params, inputs)
     if answer is not None:
         raise NotAdmitted(answer)
 
@@ -38,9 +40,10 @@ def _lower(fields: list[str]) -> str:
     return "; lower " + (fields[0] if len(fields) == 1 else ", ".join(fields[:-1]) + " or " + fields[-1])
 
 
-def refusal(kind, params) -> dict | None:
-    """None when the job fits, else the 400 answer: {"params": [reasons], "estimate": {...}}."""
-    fp: Footprint = kind.footprint(params)
+def refusal(kind, params, inputs: dict | None = None) -> dict | None:
+    """None when the job fits, else the 400 answer: {"params": [reasons], "estimate": {...}}. `inputs`:
+    {field: ml.inputs.ModelFiles | DataFile}, what the headers of the referenced files say."""
+    fp: Footprint = kind.footprint(params, inputs or {})
     reasons, fields = [], []
     mem_limit, proc_limit, file_limit = (settings.LAB_ADMIT_MAX_MEMORY_BYTES, settings.LAB_ADMIT_MAX_PROCESSES,
                                          settings.LAB_ADMIT_MAX_FILES)

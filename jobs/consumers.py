@@ -143,7 +143,26 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
         return [e.as_dict() for e in qs.order_by("seq")[:REPLAY_BATCH]]
 
 
-class UserJobsConsumer(AsyncJsonWebsocketConsumer):
+class GroupsConsumer(AsyncJsonWebsocketConsumer):
+    """A stream of the channel groups it joins (`join`; `connect` starts `groups_joined` empty), left on
+    disconnect; answers the client's pings."""
+
+    groups_joined: list[str]
+
+    async def join(self, group: str):
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.groups_joined.append(group)
+
+    async def disconnect(self, code):
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs):
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"type": "pong"})
+
+
+class UserJobsConsumer(GroupsConsumer):
     """Status and progress of the jobs of all the user's projects, each event with "job": id.
     The projects are those of the moment it connects (a member added later reconnects)."""
 
@@ -154,24 +173,19 @@ class UserJobsConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=4401)
             return
+        # `?queue=1`: also the scheduler's queue positions ({"type": "queue", ...}, no "job": one message
+        # per project); off by default, so that every other event of this stream names its job
+        self.queue = parse_qs(self.scope.get("query_string", b"").decode()).get("queue", ["0"])[0] == "1"
         for project_id in await self._project_ids(user):
-            group = project_group(project_id)
-            await self.channel_layer.group_add(group, self.channel_name)
-            self.groups_joined.append(group)
+            await self.join(project_group(project_id))
 
     @database_sync_to_async
     def _project_ids(self, user):
         personal_project(user)  # made on first need: a script's first job may come after it connects
         return list(projects_for(user).values_list("id", flat=True))
 
-    async def disconnect(self, code):
-        for group in self.groups_joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
-
-    async def receive_json(self, content, **kwargs):
-        if isinstance(content, dict) and content.get("type") == "ping":
-            await self.send_json({"type": "pong"})
-
     async def job_events(self, message):
         for event in message["events"]:
+            if event.get("type") == "queue" and not self.queue:
+                continue
             await self.send_json(event)

@@ -126,6 +126,17 @@ def broadcast(job_id: int, project_id: int, rows: list[JobEvent], wait: float = 
         log.warning("job %s: could not queue its events for broadcast", job_id, exc_info=True)
 
 
+def send_transient(batch: list[tuple[str, dict]]) -> None:
+    """(group, message) pairs that are views of rows, not stored events (no `seq`): the scheduler's
+    queue positions. Lost ones are recovered by reading the API, as on a page load."""
+    if not batch:
+        return
+    try:
+        _broadcaster.send(batch)
+    except Exception:
+        log.warning("could not queue %d transient messages", len(batch), exc_info=True)
+
+
 class ThreadSender:
     """Sends from the calling thread, on an event loop of its own, and returns once sent: for a
     thread whose job is to write events (a reporter's flusher), the hand-off to the broadcaster
@@ -164,4 +175,9 @@ def record(job: Job, items: list[tuple[str, dict]], job_updates: dict | None = N
     rows = append_events(job.pk, items, job_updates, fence=fence)
     # a consumer that sees the message may read the rows back: send only once they are committed
     transaction.on_commit(lambda: broadcast(job.pk, job.project_id, rows, wait))
+    if job_updates and job_updates.get("status") in Job.FINISHED:
+        # every final status is written here: a sweep's controller runs on its trials' ends
+        from .sweeps.controller import trial_ended
+
+        transaction.on_commit(lambda: trial_ended(job.pk))
     return rows

@@ -13,7 +13,7 @@ from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
 from .api.nul import MESSAGE as NUL_MESSAGE, NUL
-from . import audit
+from . import audit, scheduler
 from .access import ADMIN, RANK, may_manage, role_in
 from .models import Job
 from .projects import Membership, Project
@@ -66,6 +66,18 @@ def set_max_running(user, project_id, value) -> Project:
         project = _managed(user, project_id, lock=True)
         project.max_running = value
         project.save(update_fields=["max_running"])
+    scheduler.schedule_soon()  # a raised quota lets waiting jobs start now
+    return project
+
+
+def set_preemptible(user, project_id, value) -> Project:
+    """Whether `high` jobs may stop the project's `low` ones (docs/scheduling.md)."""
+    if not isinstance(value, bool):
+        raise BadInput({"preemptible": ["true or false"]})
+    with transaction.atomic():
+        project = _managed(user, project_id, lock=True)
+        project.preemptible = value
+        project.save(update_fields=["preemptible"])
     return project
 
 

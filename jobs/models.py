@@ -6,8 +6,12 @@ from django.contrib.postgres.functions import RandomUUID
 from django.db import models
 
 from .audit import AuditEntry  # noqa: F401 (a model of this app)
+from .chunked import ChunkedUpload  # noqa: F401 (a model of this app)
+from .passwords import PasswordChangeRequired  # noqa: F401 (a model of this app)
 from .projects import Membership, Project  # noqa: F401 (models of this app)
 from .tokens import ApiToken  # noqa: F401 (models of this app)
+from .sweeps.models import Sweep, SweepTrial  # noqa: F401 (models of this app)
+from .usage import JobRun  # noqa: F401 (a model of this app)
 
 
 class JobManager(models.Manager):
@@ -32,6 +36,11 @@ class Job(models.Model):
         SUCCEEDED = "succeeded"
         FAILED = "failed"
         CANCELLED = "cancelled"
+
+    class Priority(models.TextChoices):
+        LOW = "low"
+        NORMAL = "normal"
+        HIGH = "high"
 
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
     ACTIVE = (Status.QUEUED, Status.RUNNING)
@@ -59,8 +68,26 @@ class Job(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
-    # the outbox: set once the broker took the job's message; a queued job without it is sent again
+    # the outbox: set once the broker took the job's message; an admitted queued job without it is sent again
     sent_at = models.DateTimeField(null=True, blank=True)
+    # fair sharing (jobs/scheduler.py, docs/scheduling.md): a queued job waits in the database until the
+    # scheduler admits it (a worker slot on its queue is free and the policy picks it), then goes to Celery
+    priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.NORMAL,
+                                db_default=Priority.NORMAL)
+    admitted_at = models.DateTimeField(null=True, blank=True)
+    # a multi-node training's workers, node 0 first, reserved by the admission that set admitted_at (one
+    # slot on each until the job ends or is requeued; only meaningful while admitted): node 0 invites these
+    reserved_workers = models.JSONField(null=True, blank=True)
+    # devices it needs on each worker it runs on (POST /api/jobs/ `devices`): admission counts them
+    devices = models.PositiveSmallIntegerField(default=1, db_default=1)
+    # the device indices (CUDA_VISIBLE_DEVICES) its current attempt got, per worker: {"w@host": [2, 3]}
+    # (jobs/devices.py); null until it starts on a worker that announces devices
+    assigned_devices = models.JSONField(null=True, blank=True)
+    # stored but never offered to the scheduler (create_job(send=False)): the caller runs it itself
+    held = models.BooleanField(default=False, db_default=False)
+    # preemption: the `high` job this running job stops for (at its next step, keeping its checkpoint);
+    # kept while it waits to resume, cleared when it is claimed again
+    preempted_by = models.PositiveBigIntegerField(null=True, blank=True)
     input_artifacts = models.ManyToManyField("Artifact", blank=True, related_name="used_by")
     # names the job's folder (jobs.tasks.job_dir): ids repeat after a database reset or a restored
     # backup, and a folder found under a recycled id would hand a new job another job's checkpoints
@@ -83,6 +110,13 @@ class Job(models.Model):
             models.Index(fields=["project", "-created_at"], name="jobs_job_project_8a1f0c_idx"),
             models.Index(fields=["project", "status", "-created_at"], name="jobs_job_project_5c2e7d_idx"),
             models.Index(fields=["status", "heartbeat_at"]),
+            # the scheduler reads the first waiting jobs of each (queue, user, project, priority), in
+            # submission order, on every pass with a free slot (jobs/scheduler.py)
+            models.Index(fields=["queue", "owner", "project", "priority", "created_at", "id"], name="jobs_job_waiting_idx",
+                         condition=models.Q(status="queued", admitted_at__isnull=True)),
+            # and the slots held by admitted jobs not claimed yet
+            models.Index(fields=["queue"], name="jobs_job_admitted_idx",
+                         condition=models.Q(status="queued", admitted_at__isnull=False)),
         ]
 
     def __str__(self):

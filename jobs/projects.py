@@ -10,6 +10,8 @@ class Project(models.Model):
                                        related_name="personal_project")
     # how many of the project's jobs may run at once (None: only the per-user cap applies)
     max_running = models.PositiveIntegerField(null=True, blank=True)
+    # whether a `high` job may preempt the project's `low` jobs (jobs/scheduler.py); off protects them
+    preemptible = models.BooleanField(default=True, db_default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -7,12 +7,12 @@ and a Redis restart without persistence forgets every message. So each worker's 
 process runs `sweep()` every LAB_REAPER_SECONDS:
 
 - a RUNNING job whose heartbeat_at is older than LAB_WORKER_STALE_SECONDS goes back to
-  QUEUED and is sent to its queue again (the next `_claim` counts the attempt and logs
+  QUEUED, waits for admission again (jobs/scheduler.py) and is sent to its queue (the next `_claim` counts the attempt and logs
   "attempt k of n"), or ends FAILED with the reason once it has used max_attempts. Both
   times are the database's (`now()`): a worker's clock never decides that another is lost;
-- a QUEUED job whose message the broker never confirmed (`sent_at` null, the publish
-  failed) LAB_OUTBOX_RESEND_SECONDS after it was stored is sent again;
-- every QUEUED job is sent again when the broker lost its data (a marker key this module
+- a QUEUED job the scheduler admitted whose message the broker never confirmed (`sent_at` null,
+  the publish failed) LAB_OUTBOX_RESEND_SECONDS after it was stored is sent again;
+- every admitted QUEUED job is sent again when the broker lost its data (a marker key this module
   keeps in Redis is gone; one sweeper wins it, SET NX), and on the first sweep that works
   after one that failed (the database or the broker was down: a worker may have taken a
   message and acked it without being able to claim its job);
@@ -36,6 +36,7 @@ from django.utils import timezone
 
 from .events import record
 from .models import Job
+from .usage import close_runs
 
 log = logging.getLogger(__name__)
 BATCH = 200
@@ -51,13 +52,26 @@ def seconds_ago(seconds: float):
 
 def give_up(job: Job, lost: str) -> None:
     """End a job (its row locked) whose every attempt was lost: failed, saying so."""
-    from .storage import settle
     from .tasks import job_dir
+    from .transfer import settle_attempt  # with an object store, counts the job's objects
 
     reason = f"gave up after {job.attempts} attempts: {lost}"
     record(job, [("status", {"status": "failed", "error": reason})],
            {"status": Job.Status.FAILED, "error": reason, "finished_at": Now(),
-            "bytes_stored": settle(job_dir(job), job.attempts)})
+            "bytes_stored": settle_attempt(job_dir(job), job.attempts)})
+    close_runs(job.pk)
+
+
+def lost_worker(job) -> str:
+    """Why a running job's attempt is over; `job.silent` is the database's Now() - heartbeat_at."""
+    return f"worker {job.worker or '?'} stopped beating ({job.silent.total_seconds():.0f} s without a heartbeat)"
+
+
+def requeued(job) -> list[tuple[str, dict]]:
+    """The events of a lost attempt's end: every attempt after the first starts from `queued`, whether
+    the reaper requeued it or another worker's claim of the redelivered message came first."""
+    text = f"{lost_worker(job)}; requeued for attempt {job.attempts + 1} of {job.max_attempts}"
+    return [("log", {"text": text}), ("status", {"status": "queued"})]
 
 
 def reap_stale() -> list[tuple[int, str]]:
@@ -70,15 +84,15 @@ def reap_stale() -> list[tuple[int, str]]:
             status=Job.Status.RUNNING, heartbeat_at__lt=seconds_ago(settings.LAB_WORKER_STALE_SECONDS),
         ).annotate(silent=Now() - F("heartbeat_at")).order_by("heartbeat_at")[:BATCH]
         for job in stale:
-            lost = f"worker {job.worker or '?'} stopped beating ({job.silent.total_seconds():.0f} s without a heartbeat)"
             if job.attempts >= job.max_attempts:
-                give_up(job, lost)
+                give_up(job, lost_worker(job))
                 done.append((job.pk, Job.Status.FAILED))
             else:
-                text = f"{lost}; requeued for attempt {job.attempts + 1} of {job.max_attempts}"
-                record(job, [("log", {"text": text}), ("status", {"status": "queued"})],
-                       {"status": Job.Status.QUEUED, "heartbeat_at": None, "sent_at": None})
-                enqueue(job)  # sent once this transaction commits
+                # back to waiting for admission: its slot may be taken meanwhile (jobs/scheduler.py)
+                record(job, requeued(job),
+                       {"status": Job.Status.QUEUED, "heartbeat_at": None, "sent_at": None, "admitted_at": None})
+                close_runs(job.pk)
+                enqueue(job)  # a scheduler pass once this transaction commits
                 done.append((job.pk, Job.Status.QUEUED))
     for job_id, status in done:
         log.warning("reaper: job %s %s", job_id, "requeued" if status == Job.Status.QUEUED else "failed")
@@ -102,8 +116,9 @@ def resend(jobs) -> list[int]:
 
 
 def resend_queued(unconfirmed_only: bool = False) -> list[int]:
-    """Send QUEUED jobs again: all of them, or those whose message was not confirmed in time."""
-    queued = Job.objects.filter(status=Job.Status.QUEUED)
+    """Send admitted QUEUED jobs again: all of them, or those whose message was not confirmed in
+    time. Jobs the scheduler has not admitted have no message to lose: its passes send them."""
+    queued = Job.objects.filter(status=Job.Status.QUEUED, admitted_at__isnull=False)
     if unconfirmed_only:
         queued = queued.filter(sent_at__isnull=True, created_at__lt=seconds_ago(settings.LAB_OUTBOX_RESEND_SECONDS))
     return resend(list(queued.order_by("created_at", "id")))
@@ -150,6 +165,12 @@ def start(period: float) -> threading.Event:
             except Exception:  # database or broker restarting: sweep again next period
                 failed = True
                 log.warning("reaper sweep failed", exc_info=True)
+            try:  # a sweep whose controller step was lost with its process goes on (jobs/sweeps/controller.py)
+                from .sweeps.controller import advance_stalled
+
+                advance_stalled()
+            except Exception:
+                log.warning("sweeps: advancing stalled sweeps failed", exc_info=True)
             # its own try: a folder the collector cannot remove is no outage, and must not make the
             # next sweep send every queued job again
             try:

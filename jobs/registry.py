@@ -22,6 +22,9 @@ class JobKind:
     queue: str = "gpu"
     soft_time_limit: int = 6 * HOUR
     time_limit: int = 6 * HOUR + 300
+    # "module.function": (job) -> the params the runner gets; None: the job's params with their artifact
+    # references resolved (jobs/resolve.py)
+    inputs: str | None = None
 
     @cached_property
     def _module(self):
@@ -70,8 +73,17 @@ KINDS: dict[str, JobKind] = {
 }
 
 
+# kinds the job system makes itself, never a user's params: not in /api/job-kinds/, refused by POST /api/jobs/
+INTERNAL_KINDS: dict[str, JobKind] = {
+    "upload": JobKind("upload", "Upload", "Validation of an uploaded model or dataset (POST /api/artifacts/): the "
+                      "archive checked, the model loaded once, its files published as the artifact's folder.",
+                      "ml.upload", queue="cpu", soft_time_limit=HOUR, time_limit=HOUR + 120,
+                      inputs="jobs.uploads.job_inputs"),
+}
+
+
 def get_kind(name: str) -> JobKind:
-    return KINDS[name]
+    return KINDS[name] if name in KINDS else INTERNAL_KINDS[name]
 
 
 def available_kinds() -> list[JobKind]:

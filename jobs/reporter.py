@@ -29,11 +29,13 @@ from django.db.utils import DatabaseError, InterfaceError
 
 from ml.durable import fsync_folder, replace_with
 
+from . import objectstore
 from .dbretry import retry_while_db_down
 from .eventlog import TELEMETRY_TYPES, Fenced, append_events, held
 from .events import ThreadSender, broadcast
 from .models import Artifact, Job
 from .storage import CHECKPOINT, attempt_folder
+from .transfer import upload_artifact
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +118,8 @@ class JobReporter:
         if sys.getswitchinterval() > GIL_SWITCH_SECONDS:
             sys.setswitchinterval(GIL_SWITCH_SECONDS)
         self._sender = ThreadSender()  # the flusher's own: it sends what it wrote
+        self.stop_reason: str | None = None  # set when the job is stopped from here (a sweep's pruner)
+        self._pruner = _pruner_for(job.pk)
         self._thread = threading.Thread(target=self._loop, name=f"reporter-{job.pk}", daemon=True)
         self._thread.start()
 
@@ -160,7 +164,7 @@ class JobReporter:
         self.flush()
 
     def should_stop(self):
-        return self._cancel or self._fenced
+        return self._cancel or self._fenced or self.stop_reason is not None
 
     @property
     def fenced(self) -> bool:
@@ -211,19 +215,23 @@ class JobReporter:
         must not hold the job's row), the rename only under it."""
         if self._fenced:
             return None
-        target = self.job_folder / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        rel = str(target.resolve().relative_to(root))
-        # made in this attempt's folder: the job's folder only ever holds published files
-        tmp = self.out_dir / (".publishing-" + name.replace("/", "_"))
-        size, digest = copy_durably(path, tmp)
+        if objectstore.enabled():  # uploaded under this attempt's own key: nothing to rename under the lock
+            rel, size, digest = upload_artifact(self.job_folder, self.attempt, name, path)
+            tmp = None
+        else:
+            target = self.job_folder / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            rel = str(target.resolve().relative_to(root))
+            # made in this attempt's folder: the job's folder only ever holds published files
+            tmp = self.out_dir / (".publishing-" + name.replace("/", "_"))
+            size, digest = copy_durably(path, tmp)
 
         def write():
             with transaction.atomic():
                 # the lock keeps the reaper and the next claim out until the row is committed
                 if not held(self.job_id, self.attempt).select_for_update().exists():
                     return None
-                if tmp.exists():  # a retry after a failed commit finds it already in place
+                if tmp is not None and tmp.exists():  # a retry after a failed commit finds it already in place
                     os.replace(tmp, target)
                     fsync_folder(target.parent)
                 return Artifact.objects.update_or_create(job_id=self.job_id, name=name, defaults={
@@ -233,7 +241,8 @@ class JobReporter:
         try:
             art = retry_while_db_down(write, what=f"job {self.job_id}: storing artifact {name}")
         finally:
-            tmp.unlink(missing_ok=True)
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
         if art is None:
             self._fence_lost()
         return art
@@ -266,13 +275,32 @@ class JobReporter:
             for k, v in updates.items():
                 if self._job_updates.get(k) == v:
                     self._job_updates.pop(k, None)
+        if self._pruner is not None and self.stop_reason is None:
+            self._observe(items)
         if beat:
             self._last_beat = time.monotonic()
-            self._cancel = Job.objects.filter(pk=self.job_id).values_list("cancel_requested", flat=True).first() or False
+            # a cancel, or a preemption (jobs/scheduler.py): either way the runner stops at its next step
+            flags = Job.objects.filter(pk=self.job_id).values_list("cancel_requested", "preempted_by").first()
+            self._cancel = bool(flags and (flags[0] or flags[1] is not None))
         if threading.current_thread() is self._thread:
             self._sender.send(self.job_id, self.project_id, rows)
         else:  # the job's own thread (an artifact, the last flush) must not wait on the broker
             broadcast(self.job_id, self.project_id, rows)
+
+    def _observe(self, items):
+        """Feed the sweep's pruner the points of its metric just stored; once it says stop, the job
+        stops at its next step, cancelled with the pruner's reason."""
+        points = [(d["step"], d["value"]) for t, d in items
+                  if t == "metric" and d["name"] == self._pruner.metric and d["value"] is not None]
+        try:
+            reason = self._pruner.observe_all(points)
+        except Exception:  # the search's bookkeeping must never fail the job itself
+            log.warning("job %s: its sweep's pruner failed; the trial runs on", self.job_id, exc_info=True)
+            self._pruner = None
+            return
+        if reason is not None:
+            self.stop_reason = reason
+            self.log(reason)
 
     def _remember_unsure(self, rows, durable):
         """Keep what was committed without waiting for the disk until PostgreSQL surely wrote it
@@ -305,3 +333,13 @@ class JobReporter:
             self._sender.close()
             close_old_connections()
             connection.close()
+
+
+def _pruner_for(job_id: int):
+    try:
+        from .sweeps.pruning import pruner_for
+
+        return pruner_for(job_id)
+    except Exception:
+        log.warning("job %s: could not look up its sweep's pruner", job_id, exc_info=True)
+        return None

@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from ml.checkpoint import manifest
 
+from . import objectstore, storegc
 from .models import Job
 from .storage import CHECKPOINT, folder_bytes, leftovers, remove, settle
 
@@ -64,6 +65,9 @@ def collect(dry_run: bool = False, now=None) -> Report:
     """Apply the retention policy once. With `dry_run`, only say what would go."""
     now = now or timezone.now()
     report = Report()
+    if objectstore.enabled():  # the store holds the files; a worker's MEDIA_ROOT is scratch (jobs/transfer.py)
+        storegc.collect(report, dry_run, now)
+        return report
     root = jobs_root()
     folders = {e.name: Path(e.path) for e in os.scandir(root) if e.is_dir(follow_symlinks=False)} \
         if root.is_dir() else {}

@@ -8,7 +8,6 @@ as a new job is checked: a model deleted since, a kind no longer installed, a jo
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -18,14 +17,17 @@ from django.utils import timezone
 from pydantic import ValidationError as PydanticValidationError
 
 from . import admission, audit
-from .access import jobs_changeable_by, jobs_for, may_launch
+from .access import jobs_changeable_by, jobs_for, may_launch, may_manage
 from .api.nul import MESSAGE as NUL_MESSAGE, nul_path
 from .events import record, record_new
+from .inputs import describe as describe_inputs
 from .models import Artifact, Job
 from .projects import Project, personal_project
-from .registry import KINDS, get_kind
+from .registry import INTERNAL_KINDS, KINDS, get_kind
 from .resolve import BadReference, lookup, resolve_artifacts
-from .tasks import enqueue, job_dir
+from . import scheduler
+from .tasks import job_dir
+from .transfer import delete_job_files
 
 
 class ServiceError(Exception):
@@ -79,8 +81,14 @@ class JobInUse(ServiceError):
     """Delete of a job that is queued or running, or whose model a queued or running job uses."""
 
 
+class StoreUnavailable(ServiceError):
+    """The object store failed a request the answer needs (unreachable, S3's 503 SlowDown): the same request may
+    succeed later, or on another web node."""
+
+
 # the one mapping to HTTP status codes (jobs/api/errors.py answers {"detail": str(exc)} with them)
-STATUS = {NoSuchJob: 404, NoSuchProject: 404, NotAllowed: 403, BadInput: 400, TooManyJobs: 429, StorageFull: 507, AlreadyFinished: 409, JobInUse: 409}
+STATUS = {NoSuchJob: 404, NoSuchProject: 404, NotAllowed: 403, BadInput: 400, TooManyJobs: 429, StorageFull: 507,
+          AlreadyFinished: 409, JobInUse: 409, StoreUnavailable: 503}
 
 
 @dataclass
@@ -94,6 +102,9 @@ class Submission:
 def submission(user, kind_name: str, raw, name: str = "") -> Submission:
     """Check what a user asks to run, as the API's 400 answers it (BadInput, or admission.NotAdmitted)."""
     kind = KINDS.get(kind_name)
+    if kind_name in INTERNAL_KINDS:  # a retry of an upload's validation: its file is checked when uploaded
+        raise BadInput({"kind": [f"'{kind_name}' jobs are made by the lab itself (POST /api/artifacts/ for an "
+                                 f"upload): upload the file again"]})
     if kind is None:
         raise BadInput({"kind": [f"'{kind_name}' is not a kind of job: one of {', '.join(sorted(KINDS))}"]})
     try:
@@ -120,8 +131,12 @@ def submission(user, kind_name: str, raw, name: str = "") -> Submission:
         refs = lookup(dumped, user)
     except BadReference as exc:
         raise BadInput({"params": {exc.field: [str(exc)]}})
+    # priced again by the referenced files' own sizes, from their headers, before any is fetched whole
+    inputs = describe_inputs(refs) if refs else {}
+    if inputs:
+        admission.check(kind, params, inputs)
     try:  # choices that depend on a model (a sampler of the other kind) are checked once its folder is known
-        kind.params.model_validate(resolve_artifacts(dumped, user))
+        kind.params.model_validate(resolve_artifacts(dumped, user, config_only=True))
     except PydanticValidationError as exc:
         raise BadInput({"params": pydantic_errors(exc)})
     return Submission(kind.name, dumped, name, [art for _f, _r, art in refs])
@@ -147,10 +162,12 @@ def _has_key(obj, key, depth=0) -> bool:
 
 
 def create_job(user, kind_name, params, name, input_artifacts, send=True, project=None,
-               retry_of: int | None = None) -> Job:
+               retry_of: int | None = None, priority: str = Job.Priority.NORMAL, queue: str | None = None,
+               devices: int = 1) -> Job:
     """Store a job of validated params (see `submission`) in `project` (None: the user's personal one)
     and send it to its queue once committed; TooManyJobs / StorageFull when the user is over a cap.
-    `retry_of`: the job this one retries (the audit log then says retry, not create)."""
+    `retry_of`: the job this one retries (the audit log then says retry, not create). `send=False`:
+    the job is `held`, never offered to the scheduler (tests that drive a job's row themselves)."""
     kind = get_kind(kind_name)
     if project is None:
         project = personal_project(user)
@@ -163,8 +180,8 @@ def create_job(user, kind_name, params, name, input_artifacts, send=True, projec
         _lock_inputs(input_artifacts)
         # the row is new and unseen outside this transaction: its first seq needs no lock
         job = Job.objects.create(owner=user, project=project, kind=kind.name, params=params, name=name,
-                                 queue=kind.queue_for(kind.params.model_validate(params)),
-                                 max_attempts=settings.LAB_MAX_ATTEMPTS, last_seq=1)
+                                 queue=queue or kind.queue_for(kind.params.model_validate(params)), priority=priority,
+                                 devices=devices, max_attempts=settings.LAB_MAX_ATTEMPTS, last_seq=1, held=not send)
         if input_artifacts:
             links = Job.input_artifacts.through
             links.objects.bulk_create([links(job_id=job.pk, artifact_id=a.pk) for a in input_artifacts])
@@ -174,7 +191,9 @@ def create_job(user, kind_name, params, name, input_artifacts, send=True, projec
         else:
             audit.record(user, audit.Action.RETRY, f"job {retry_of}", project=job.project_id, detail=f"as job {job.pk}")
         if send:
-            enqueue(job)
+            # the pass in this transaction: one commit for the job and its admission (dispatch latency);
+            # it fails alone (a savepoint), and the next pass admits the job
+            scheduler.schedule_now()
     # the answer needs no lineage queries: the inputs are these, and nothing used the outputs yet
     job.input_ids, job.used_by_ids = [a.pk for a in input_artifacts], []
     return job
@@ -195,13 +214,23 @@ def launch_project(user, project_id):
     return project
 
 
+def check_priority(user, project, priority: str) -> None:
+    """Anyone who launches may ask for `low` or `normal`; `high` (it jumps every queue, and may preempt)
+    needs the project's admin."""
+    if priority == Job.Priority.HIGH and not may_manage(user, project.pk):
+        raise NotAllowed(f"priority 'high' needs an admin of project {project.name!r}; use 'normal' or 'low'")
+
+
 def retry_job(user, job_id: int) -> Job:
     """A new job of the same kind, params, name and project, checked as a new one is (its model may
     be gone, the user may have lost their role)."""
     old = _changeable(user, job_id)
     if not may_launch(user, old.project_id):
         raise NotAllowed(f"you may not launch jobs in project {old.project_id}")
-    return submit(user, submission(user, old.kind, old.params, old.name), project=old.project, retry_of=old.pk)
+    s = submission(user, old.kind, old.params, old.name)
+    priority = old.priority if old.priority != Job.Priority.HIGH or may_manage(user, old.project_id) else Job.Priority.NORMAL
+    return create_job(user, s.kind, s.params, s.name, s.input_artifacts, project=old.project, retry_of=old.pk,
+                      priority=priority, queue=old.queue, devices=old.devices)
 
 
 def cancel_job(user, job_id: int) -> Job:
@@ -244,7 +273,7 @@ def delete_job(user, job_id: int) -> None:
         audit.record(user, audit.Action.DELETE, f"job {job.pk}", project=job.project_id,
                      detail=f"{job.kind} {job.name}".strip())
         job.delete()
-        transaction.on_commit(lambda: shutil.rmtree(folder, ignore_errors=True))
+        transaction.on_commit(lambda: delete_job_files(folder))
 
 
 def _keep_lineage(job: Job, links) -> None:
@@ -306,6 +335,17 @@ def _lock_and_count(user_id: int) -> tuple[int, int]:
                     {"user": user_id, "active": list(Job.ACTIVE)})
         active, stored = cur.fetchone()
     return int(active), int(stored)
+
+
+def over_caps(user_id: int) -> ServiceError | None:
+    """The refusal `create_job` would give the user now (TooManyJobs, StorageFull), or None: for a
+    caller that makes jobs on its own (a sweep's controller) and waits for room rather than fail."""
+    active, stored = _lock_and_count(user_id)
+    if active >= settings.LAB_MAX_ACTIVE_JOBS:
+        return TooManyJobs(active)
+    if stored >= settings.LAB_MAX_ARTIFACT_BYTES:
+        return StorageFull(stored)
+    return None
 
 
 def stored_bytes(user) -> int:

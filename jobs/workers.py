@@ -7,6 +7,8 @@ read, not a Celery broadcast.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 
 import redis
@@ -31,14 +33,33 @@ def _index() -> str:
     return f"{settings.LAB_KEY_PREFIX}workers"
 
 
-def beat(name: str, queues: list[str], devices) -> None:
+def node_address() -> str:
+    """The address other workers reach this one at (a multi-node training's rendezvous, docs/multinode.md)."""
+    if settings.LAB_NODE_ADDRESS:
+        return settings.LAB_NODE_ADDRESS
+    try:
+        return socket.gethostbyname(socket.gethostname())
+    except OSError:  # a hostname the resolver does not know: only this host can reach it
+        return "127.0.0.1"
+
+
+def beat(name: str, queues: list[str], devices, concurrency: int = 1) -> None:
     now = time.time()
-    record = {"name": name, "queues": sorted(queues), "devices": devices, "ts": now}
+    # `concurrency`: the worker's slots, which the scheduler (jobs/scheduler.py) fills
+    record = {"name": name, "queues": sorted(queues), "devices": devices, "concurrency": concurrency, "ts": now,
+              "address": node_address()}
     pipe = client().pipeline()
     pipe.set(_key(name), json.dumps(record), ex=int(settings.LAB_WORKER_STALE_SECONDS))
     pipe.zadd(_index(), {name: now})
     pipe.zremrangebyscore(_index(), "-inf", now - 10 * settings.LAB_WORKER_STALE_SECONDS)
     pipe.execute()
+    _forget_cached()
+
+
+def _forget_cached() -> None:
+    """This process changed the set of workers: its cached view of them is stale."""
+    global _online, _live
+    _online, _live = (float("-inf"), []), (float("-inf"), set())
 
 
 def forget(name: str) -> None:
@@ -46,6 +67,7 @@ def forget(name: str) -> None:
     pipe.delete(_key(name))
     pipe.zrem(_index(), name)
     pipe.execute()
+    _forget_cached()
 
 
 def online() -> list[dict]:
@@ -63,11 +85,25 @@ _live: tuple[float, set[str]] = (float("-inf"), set())
 LIVE_QUEUES_SECONDS = 1.0
 
 
+_online: tuple[float, list[dict]] = (float("-inf"), [])
+
+
+def online_cached() -> list[dict]:
+    """`online()` as read at most LIVE_QUEUES_SECONDS ago: for answers (a job's waiting reason and
+    place), never for the scheduler's decisions, which read it fresh."""
+    global _online
+    read_at, records = _online
+    if time.monotonic() - read_at > LIVE_QUEUES_SECONDS:
+        records = online()
+        _online = (time.monotonic(), records)
+    return records
+
+
 def live_queues() -> set[str]:
     global _live
     read_at, queues = _live
     if time.monotonic() - read_at > LIVE_QUEUES_SECONDS:
-        queues = {q for w in online() for q in w["queues"]}
+        queues = {q for w in online_cached() for q in w["queues"]}
         _live = (time.monotonic(), queues)
     return queues
 
@@ -80,7 +116,13 @@ def waiting_reason(queue: str, queues: set[str] | None = None) -> str | None:
 
 
 def devices() -> list[dict] | str:
-    """GPU name, memory and utilisation through NVML where present; "CPU" otherwise."""
+    """GPU name, memory and utilisation through NVML where present; "CPU" otherwise. Each GPU's
+    `index` is how CUDA_VISIBLE_DEVICES names it (jobs/devices.py gives each job its own); a worker
+    started with CUDA_VISIBLE_DEVICES announces only those (NVML itself sees every GPU of the host).
+    With LAB_FAKE_DEVICES = N (tests only): N devices named "fake", indices 0..N-1, no NVML."""
+    if settings.LAB_FAKE_DEVICES:
+        return [{"name": "fake", "index": str(k), "memory_used": 0, "memory_total": 0, "utilization": 0}
+                for k in range(settings.LAB_FAKE_DEVICES)]
     try:
         import pynvml
 
@@ -94,9 +136,29 @@ def devices() -> list[dict] | str:
             mem = pynvml.nvmlDeviceGetMemoryInfo(h)
             util = pynvml.nvmlDeviceGetUtilizationRates(h)
             name = pynvml.nvmlDeviceGetName(h)
-            out.append({"name": name.decode() if isinstance(name, bytes) else name,
+            uuid = pynvml.nvmlDeviceGetUUID(h)
+            out.append({"name": name.decode() if isinstance(name, bytes) else name, "index": str(i),
+                        "uuid": uuid.decode() if isinstance(uuid, bytes) else uuid,
                         "memory_used": int(mem.used), "memory_total": int(mem.total),
                         "utilization": int(util.gpu)})
     finally:
         pynvml.nvmlShutdown()
-    return out or "CPU"
+    return visible(out, os.environ.get("CUDA_VISIBLE_DEVICES")) or "CPU"
+
+
+def visible(gpus: list[dict], mask: str | None) -> list[dict]:
+    """The GPUs a CUDA_VISIBLE_DEVICES value leaves, in its order, each named as it names it: CUDA
+    takes indices or UUIDs (a unique prefix of one), stops at the first token it cannot match, and
+    an empty value hides every GPU."""
+    if mask is None:
+        return gpus
+    out, seen = [], set()
+    for token in (t.strip() for t in mask.split(",")):
+        match = [g for g in gpus if token and (g["index"] == token or g.get("uuid", "").startswith(token))]
+        if token.startswith("MIG-"):  # a MIG instance: NVML's list holds its parent GPU, not it
+            match = [{"name": f"MIG instance {token}", "uuid": token}]
+        if len(match) != 1 or match[0].get("uuid", token) in seen:
+            break
+        seen.add(match[0].get("uuid", token))
+        out.append({**match[0], "index": token})
+    return out

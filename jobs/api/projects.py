@@ -15,7 +15,7 @@ ROLES = list(RANK)
 
 def _answer(project, role) -> dict:
     return {"id": project.pk, "name": project.name, "role": role, "max_running": project.max_running,
-            "personal": project.personal_of_id is not None}
+            "preemptible": project.preemptible, "personal": project.personal_of_id is not None}
 
 
 class ProjectSerializer(serializers.Serializer):
@@ -23,6 +23,8 @@ class ProjectSerializer(serializers.Serializer):
     name = serializers.CharField()
     role = serializers.ChoiceField(ROLES)
     max_running = serializers.IntegerField(allow_null=True)
+    # whether a `high` job may preempt the project's `low` jobs (docs/scheduling.md)
+    preemptible = serializers.BooleanField()
     personal = serializers.BooleanField()
 
 
@@ -31,7 +33,8 @@ class ProjectCreateSerializer(serializers.Serializer):
 
 
 class ProjectQuotaSerializer(serializers.Serializer):
-    max_running = serializers.IntegerField(allow_null=True, min_value=1, max_value=10_000)
+    max_running = serializers.IntegerField(allow_null=True, min_value=1, max_value=10_000, required=False)
+    preemptible = serializers.BooleanField(required=False)
 
 
 class MemberSetSerializer(serializers.Serializer):
@@ -89,9 +92,12 @@ class ProjectDetailView(APIView):
     def patch(self, request, pk):
         body = _body(request)
         membership.visible_project(request.user, _id(pk))  # 404 before 400 for a stranger
-        if "max_running" not in body:
+        if "max_running" not in body and "preemptible" not in body:
             raise BadInput({"max_running": ["this field is required (null for no project quota)"]})
-        project = membership.set_max_running(request.user, _id(pk), body["max_running"])
+        if "preemptible" in body:
+            project = membership.set_preemptible(request.user, _id(pk), body["preemptible"])
+        if "max_running" in body:
+            project = membership.set_max_running(request.user, _id(pk), body["max_running"])
         return Response(_answer(project, membership.visible_project(request.user, project.pk)[1]))
 
 

@@ -1,10 +1,12 @@
+from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework import serializers
 
+from .. import scheduler
 from ..access import jobs_for
 from ..models import Artifact, Job, JobEvent
-from ..registry import KINDS, available_kinds
+from ..registry import KINDS, available_kinds, get_kind
 from ..services import BadInput, launch_project, submission
 from ..workers import live_queues, waiting_reason
 
@@ -12,7 +14,8 @@ from ..workers import live_queues, waiting_reason
 # what a job answer is made of: the list reads exactly these columns (no model instances)
 JOB_COLUMNS = ("id", "name", "kind", "params", "status", "progress", "result", "error", "created_at", "started_at",
                "finished_at", "owner__username", "project_id", "attempts", "max_attempts", "queue", "worker", "bytes_stored",
-               "deleted_inputs")
+               "deleted_inputs", "priority", "admitted_at", "held", "devices", "reserved_workers",
+               "assigned_devices")
 
 
 def _iso(value):
@@ -28,12 +31,21 @@ def job_answer(row: dict, context: dict) -> dict:
 
     Built by hand rather than field by field: a page of 50 jobs through DRF's generic fields
     costs more than its queries (bench_platform's list ratio)."""
-    waiting = None
+    waiting = position = None
+    waiting_admission = row["status"] == Job.Status.QUEUED and row["admitted_at"] is None
     if row["status"] == Job.Status.QUEUED:
         # one Redis read per request, and only when some job is waiting
         if "live_queues" not in context:
             context["live_queues"] = live_queues()
         waiting = waiting_reason(row["queue"], context["live_queues"])
+        if row["admitted_at"] is None and not row["held"]:
+            # the scheduler's view, read once per request: where each waiting job stands, and why
+            if "positions" not in context:
+                context["positions"] = scheduler.positions(context.get("queues"))
+            position, why = context["positions"].get(row["id"], (None, None))
+            if why is None and waiting is None:  # further back than the ranking goes
+                why = f"more than {settings.LAB_QUEUE_LIVE_POSITIONS} jobs ahead of you on {row['queue']}"
+            waiting = why or waiting
     return {
         "id": row["id"], "name": row["name"], "kind": row["kind"], "params": row["params"], "status": row["status"],
         "progress": float(row["progress"]), "result": row["result"], "error": row["error"],
@@ -41,9 +53,15 @@ def job_answer(row: dict, context: dict) -> dict:
         "finished_at": _iso(row["finished_at"]), "owner": row["owner__username"],
         "project": row["project_id"], "attempts": row["attempts"],
         "max_attempts": row["max_attempts"], "queue": row["queue"], "worker": row["worker"],
+        "priority": row["priority"], "queue_position": position,
         "waiting_reason": waiting, "input_artifacts": sorted(row["input_ids"] or []),
         "outputs_used_by": sorted(row["used_by_ids"] or []), "bytes_stored": row["bytes_stored"],
         "deleted_inputs": row["deleted_inputs"] or [],
+        "devices": row["devices"],
+        # a multi-node training's workers, node 0 first, as its last admission reserved them; a job waiting
+        # for admission again (requeued) has none yet, whatever the row still holds
+        "reserved_workers": None if waiting_admission else row["reserved_workers"],
+        "assigned_devices": row["assigned_devices"],
     }
 
 
@@ -52,20 +70,33 @@ class JobSerializer(serializers.ModelSerializer):
     owner = serializers.CharField(source="owner.username", read_only=True)
     project = serializers.IntegerField(source="project_id", read_only=True)
     waiting_reason = serializers.CharField(allow_null=True, read_only=True)
+    # 1 for the next job to start on its queue; null once admitted
+    queue_position = serializers.IntegerField(allow_null=True, read_only=True)
     input_artifacts = serializers.ListField(child=serializers.IntegerField(), read_only=True)
     outputs_used_by = serializers.ListField(child=serializers.IntegerField(), read_only=True)
     # inputs whose job was deleted since: {"job", "job_name", "job_kind", "artifact", "name"} each
     deleted_inputs = serializers.ListField(child=serializers.DictField(), read_only=True)
+    # the devices asked for on each worker it runs on (POST `devices`)
+    devices = serializers.IntegerField(read_only=True)
+    # a multi-node training's reserved workers, node 0 first, once admitted; null for others and while waiting
+    reserved_workers = serializers.ListField(child=serializers.CharField(), allow_null=True, read_only=True)
+    # the device indices (CUDA_VISIBLE_DEVICES) its attempt got on each worker: {"w@host": [2, 3]}; null
+    # before it starts and on workers without devices
+    assigned_devices = serializers.DictField(child=serializers.ListField(child=serializers.JSONField()),
+                                             allow_null=True, read_only=True)
 
     class Meta:
         model = Job
         fields = ["id", "name", "kind", "params", "status", "progress", "result", "error", "created_at",
                   "started_at", "finished_at", "owner", "project", "attempts", "max_attempts", "queue", "worker",
-                  "waiting_reason", "input_artifacts", "outputs_used_by", "bytes_stored", "deleted_inputs"]
+                  "priority", "queue_position", "waiting_reason", "input_artifacts", "outputs_used_by", "bytes_stored",
+                  "deleted_inputs", "devices", "reserved_workers", "assigned_devices"]
         read_only_fields = fields
 
     def to_representation(self, job):
         row = {c: getattr(job, c) for c in JOB_COLUMNS if c != "owner__username"}
+        if row["status"] == Job.Status.QUEUED:  # the scheduler may have admitted it since it was read
+            row["admitted_at"], row["held"] = Job.objects.values_list("admitted_at", "held").get(pk=job.pk)
         row["owner__username"] = job.owner.username
         row["input_ids"] = (job.input_ids if hasattr(job, "input_ids")
                             else list(job.input_artifacts.values_list("id", flat=True)))
@@ -82,6 +113,14 @@ class JobCreateSerializer(serializers.Serializer):
     # a project where the user is member or admin; default their personal one
     project = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1,
                                        max_value=2**63 - 1)
+    # `high` needs a project admin (jobs.services.check_priority answers 403 otherwise)
+    priority = serializers.ChoiceField(choices=Job.Priority.values, required=False, default=Job.Priority.NORMAL)
+    # a named pool of workers (`celery worker -Q a100`); default the kind's queue (gpu, or cpu for device "cpu")
+    queue = serializers.RegexField(r"^[a-z0-9][a-z0-9_-]{0,31}$", required=False, allow_null=True, default=None,
+                                   error_messages={"invalid": "a queue name: lowercase letters, digits, - and _, "
+                                                              "at most 32 characters (gpu, cpu, a100...)"})
+    # devices on each worker it runs on (each node of a multi-node training); admission counts them
+    devices = serializers.IntegerField(required=False, default=1, min_value=1, max_value=1024)
 
     def validate(self, attrs):
         user = self.context["request"].user
@@ -90,8 +129,24 @@ class JobCreateSerializer(serializers.Serializer):
             s = submission(user, attrs["kind"], attrs.get("params"), attrs.get("name", ""))
         except BadInput as exc:
             raise serializers.ValidationError(exc.errors)
+        if attrs.get("queue") == "cpu" and s.params.get("device") == "cuda":
+            raise serializers.ValidationError({"queue": ["a job with device \"cuda\" cannot run on the cpu queue"]})
         attrs.update(params=s.params, input_artifacts=s.input_artifacts, project=project)
+        _check_devices(attrs)
         return attrs
+
+
+def _check_devices(attrs) -> None:
+    """More devices than any live worker of the job's queue has: it would never start (no live worker
+    at all: it waits for one, as any job does)."""
+    if attrs["devices"] == 1:
+        return
+    kind = get_kind(attrs["kind"])
+    queue = attrs.get("queue") or kind.queue_for(kind.params.model_validate(attrs["params"]))
+    most = max((w.capacity for w in scheduler.live_workers(cached=True) if queue in w.queues), default=None)
+    if most is not None and attrs["devices"] > most:
+        raise serializers.ValidationError({"devices": [
+            f"needs {attrs['devices']} devices on one worker; the live workers of queue {queue} have at most {most}"]})
 
 
 class EventSerializer(serializers.ModelSerializer):

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from django.db import transaction
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers, viewsets
+from rest_framework import mixins, permissions, serializers, viewsets
 
 from .. import audit
 from ..tokens import ApiToken
@@ -32,10 +32,22 @@ class CreatedTokenSerializer(TokenSerializer):
         fields = [*TokenSerializer.Meta.fields, "key"]
 
 
+class NotWithAToken(permissions.BasePermission):
+    """A named token does not make or revoke tokens: an expiring or read-only key that could mint an
+    unlimited one would limit nothing. Sessions (the Tokens page, `lab login`) and the script keys of
+    `manage.py drf_create_token` (already unlimited) may."""
+    message = ("tokens are made and revoked from a signed-in session (Settings > Tokens, or `lab login`), "
+               "not with another token")
+
+    def has_permission(self, request, view):
+        return request.method in permissions.SAFE_METHODS or not isinstance(request.auth, ApiToken)
+
+
 @extend_schema(tags=["tokens"])
 class TokenViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin,
                    viewsets.GenericViewSet):
     serializer_class = TokenSerializer
+    permission_classes = [*viewsets.GenericViewSet.permission_classes, NotWithAToken]
     pagination_class = None  # a handful per user
 
     def get_queryset(self):

@@ -2,7 +2,8 @@
 
 A new user gets either a password made here or an invite link (Django's password-reset link:
 one use, it dies when the password is set, PASSWORD_RESET_TIMEOUT at the latest); either is in
-the 201 answer only. A deactivated user is refused at once everywhere: sessions by ModelBackend
+the 201 answer only. A password made or typed here is for the first login only (jobs/passwords.py).
+A deactivated user is refused at once everywhere: sessions by ModelBackend
 (get_user returns no inactive user, on every request), tokens of both kinds by jobs/auth.py.
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, serializers, viewsets
 
 from ..auth import TokenScope
+from ..passwords import require_change
 
 User = get_user_model()
 
@@ -71,6 +73,8 @@ class NewUserSerializer(serializers.ModelSerializer):
             password = password or secrets.token_urlsafe(12)
             user.set_password(password)
         user.save()
+        if not invite:  # the admin knows it: the user chooses their own at first login
+            require_change(user)
         if invite:
             path = reverse("password_reset_confirm", kwargs={"uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
                                                              "token": default_token_generator.make_token(user)})

@@ -2,7 +2,8 @@ import functools
 
 from django.contrib.postgres.aggregates import ArrayAgg
 from django.db.models import OuterRef, Subquery
-from django.http import FileResponse, Http404
+from django.conf import settings
+from django.http import FileResponse, Http404, HttpResponseRedirect
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -10,11 +11,12 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import audit, services
+from .. import audit, objectstore, services
 from ..access import artifacts_for, jobs_for
 from ..models import Job, JobEvent
 from ..workers import online
 from .query import ascii_int, int_param
+from .uploads import ArtifactUploadMixin
 from .serializers import (JOB_COLUMNS, ArtifactSerializer, EventSerializer, JobCreateSerializer, JobKindSerializer,
                           JobSerializer, job_answer)
 
@@ -54,7 +56,8 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
     def list(self, request, *args, **kwargs):
         rows = self.get_queryset().values(*JOB_COLUMNS, "input_ids", "used_by_ids")
         page = self.paginate_queryset(rows)
-        context = self.get_serializer_context()
+        # the scheduler ranks only the queues this page's waiting jobs are on
+        context = {**self.get_serializer_context(), "queues": {r["queue"] for r in page if r["status"] == "queued"}}
         return self.get_paginated_response([job_answer(row, context) for row in page])
 
     @extend_schema(request=JobCreateSerializer, responses={201: JobSerializer})
@@ -62,8 +65,10 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
         ser = JobCreateSerializer(data=request.data, context={"request": request})
         ser.is_valid(raise_exception=True)
         d = ser.validated_data
+        services.check_priority(request.user, d["project"], d["priority"])
         job = services.create_job(request.user, d["kind"], d["params"], d.get("name", ""), d["input_artifacts"],
-                                  project=d["project"])
+                                  project=d["project"], priority=d["priority"], queue=d.get("queue"),
+                                  devices=d["devices"])
         return self._answer(job, status.HTTP_201_CREATED)
 
     @extend_schema(responses={204: None, 409: inline_serializer("JobInUse", fields={"detail": serializers.CharField()})})
@@ -135,7 +140,7 @@ def _used_by_subquery(user) -> Subquery:
 
 
 @extend_schema(tags=["artifacts"])
-class ArtifactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ArtifactViewSet(ArtifactUploadMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = ArtifactSerializer
 
     def get_queryset(self):
@@ -153,17 +158,28 @@ class ArtifactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
-    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    @extend_schema(responses={(200, "application/octet-stream"): bytes},
+                   parameters=[OpenApiParameter("preview", int, description="1: a preview on the job page (so noted "
+                                                                             "in the audit log)")])
     @action(detail=True, methods=["get"])
     def download(self, request, pk=None):
-        art = self.get_object()
-        try:
-            f = art.file.open("rb")
-        except FileNotFoundError:
-            raise Http404("the artifact's file is missing")
+        art = self.get_object()  # access is ours to check, before the store is asked anything
+        if objectstore.enabled() and settings.LAB_STORAGE_REDIRECT_DOWNLOADS:
+            response = HttpResponseRedirect(objectstore.store().presigned_url(
+                art.file.name, art.name, settings.LAB_STORAGE_URL_SECONDS))
+        else:
+            try:
+                f, size = objectstore.store().open(art.file.name) if objectstore.enabled() else (art.file.open("rb"), None)
+            except FileNotFoundError:
+                raise Http404("the artifact's file is missing")
+            response = FileResponse(f, as_attachment=True, filename=art.name, content_type=content_type(art.name))
+            if size is not None:
+                response["Content-Length"] = str(size)
+        # the job page's previews read the bytes too: still a read, but not a file someone took away
+        shown = " (previewed on the job page)" if request.query_params.get("preview") == "1" else ""
         audit.record(request, audit.Action.DOWNLOAD, f"artifact {art.pk}", project=art.job.project_id,
-                     detail=f"{art.name} of job {art.job_id}")
-        return FileResponse(f, as_attachment=True, filename=art.name, content_type=content_type(art.name))
+                     detail=f"{art.name} of job {art.job_id}{shown}")
+        return response
 
 
 CONTENT_TYPES = {".png": "image/png", ".json": "application/json", ".npy": "application/octet-stream",

@@ -7,7 +7,8 @@ from jobs.retention import collect, jobs_root
 class Command(BaseCommand):
     help = ("Apply the retention policy now: remove job folders no job owns and the checkpoints finished jobs "
             "no longer keep (LAB_RETENTION_KEEP_CHECKPOINTS, LAB_RETENTION_CHECKPOINT_DAYS), and measure what "
-            "each finished job stores. Workers do the same every LAB_GC_SECONDS.")
+            "each finished job stores; with an object store, also expired chunked uploads and chunks no upload owns. "
+            "Workers do the same every LAB_GC_SECONDS.")
 
     def add_arguments(self, parser):
         parser.add_argument("--dry-run", action="store_true", help="print what would be removed, remove nothing")
@@ -17,7 +18,9 @@ class Command(BaseCommand):
         root = jobs_root()
         verb = "would remove" if dry_run else "removed"
         for r in report.removed:
-            self.stdout.write(f"{verb} {r.path.relative_to(root)} ({r.bytes} bytes): {r.why}")
+            # an object's key is already relative to the store's jobs/, or an upload's uploads/<guid> (jobs/storegc.py)
+            where = r.path.relative_to(root) if r.path.is_absolute() else r.path
+            self.stdout.write(f"{verb} {where} ({r.bytes} bytes): {r.why}")
         self.stdout.write(f"{verb} {len(report.removed)} folders, {report.bytes} bytes"
                           f" (keeping {settings.LAB_RETENTION_KEEP_CHECKPOINTS} checkpoints per finished job)")
         if report.measured:
