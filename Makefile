@@ -44,8 +44,12 @@ run: install frontend
 
 test: install-test frontend browser
 	@# pytest's exit 5 means "no tests collected": say so rather than fail
-	$(PY) -m webapp.lab exec -- $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	@# LAB_TEST_STORAGE=s3: the same suite with the storage on a fresh bucket of moto's S3 server
+	$(PY) -m webapp.lab exec -- $(if $(filter s3,$(LAB_TEST_STORAGE)),$(PY) -m tests.s3server --) \
+	  $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc
+	@# the whole suite ran on the filesystem: the tests marked `stores` run again with the storage on S3
+	$(if $(PYTEST_ARGS)$(LAB_TEST_STORAGE),,$(PY) -m webapp.lab exec -- $(PY) -m tests.s3server -- $(PY) -m pytest -m stores -q)
 	@if [ -d frontend/tests ]; then node --test frontend/tests/; fi
 
 $(VENV)/.installed-bench: requirements/bench-extra.txt | $(VENV)/.installed-test

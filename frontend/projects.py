@@ -98,7 +98,8 @@ def project_page(request, pk):
 @login_required
 @require_POST
 def project_members(request, pk):
-    """The project page's forms: add or change (`role`) or remove (`remove`) a member by username."""
+    """The project page's forms: add or change (`role`) or remove (`remove`) a member by username, the quota
+    (`max_running`) and preemption (`preemptible`)."""
     project, _role = _project_or_404(request, pk)
     username = request.POST.get("username", "").strip()
     try:
@@ -110,6 +111,12 @@ def project_members(request, pk):
             value = ascii_int(raw) if raw else None
             membership.set_max_running(request.user, project.pk, value if raw == "" or value is not None else -1)
             messages.success(request, "The quota was saved.")
+        elif "preemptible" in request.POST:
+            # the hidden 0 comes first, the checkbox's 1 after it when ticked
+            on = request.POST.getlist("preemptible")[-1] == "1"
+            membership.set_preemptible(request.user, project.pk, on)
+            messages.success(request, "High jobs may now stop this project's low jobs." if on else
+                             "High jobs no longer stop this project's low jobs.")
         else:
             m = membership.set_member(request.user, project.pk, username, request.POST.get("role", ""))
             messages.success(request, f"{m.user.get_username()} is {m.role} of {project.name}.")

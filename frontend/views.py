@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
@@ -22,6 +23,8 @@ STATUSES = list(Job.Status.values)
 PAGE_SIZE = 25
 UPLOT_DIST = Path(__file__).resolve().parent / "node_modules" / "uplot" / "dist"
 UPLOT_FILES = {"uPlot.esm.js": "text/javascript", "uPlot.min.css": "text/css"}
+TUS_DIST = Path(__file__).resolve().parent / "node_modules" / "tus-js-client" / "dist"
+TUS_FILES = {"tus.min.js": "text/javascript"}
 
 
 def _kinds(qs):
@@ -42,9 +45,11 @@ def jobs_list(request):
         qs = qs.filter(status=status)
     # Only the columns the table shows: params/result JSON can be large.
     qs = qs.select_related("owner").only("id", "name", "kind", "status", "progress", "created_at", "started_at",
-                                         "finished_at", "queue", "bytes_stored", "owner__username"
+                                         "finished_at", "queue", "bytes_stored", "owner__username", "admitted_at",
+                                         "held"
                                          ).order_by("-created_at", "-id")
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    _with_waiting(page.object_list)
     query = request.GET.copy()
     query.pop("page", None)
     query.pop("deleted", None)
@@ -53,6 +58,28 @@ def jobs_list(request):
         "page": page, "deleted": int(deleted) if deleted.isascii() and deleted.isdigit() else None, "kinds": _kinds(mine), "statuses": STATUSES, "kind": kind, "status": status,
         "query": query.urlencode(), "nav": "jobs", "project": project,
     })
+
+
+def _with_waiting(jobs) -> None:
+    """`job.waiting`: (queue_position, waiting_reason, no worker) of each queued job, as the API
+    answers them (jobs.api.serializers.job_answer): one statement for the page, whatever its size."""
+    from django.conf import settings
+
+    from jobs import scheduler
+    from jobs.workers import live_queues, waiting_reason
+
+    queued = [j for j in jobs if j.status == "queued"]
+    if not queued:
+        return
+    ranks = scheduler.positions({j.queue for j in queued})
+    live = live_queues()
+    for job in queued:
+        position, why = ranks.get(job.pk, (None, None))
+        no_worker = waiting_reason(job.queue, live)
+        if why is None and no_worker is None and job.admitted_at is None and not job.held:
+            why = f"more than {settings.LAB_QUEUE_LIVE_POSITIONS} jobs ahead of you on {job.queue}"
+        why = why or no_worker
+        job.waiting = (position, why, (why or "").startswith("waiting: no worker")) if why else None
 
 
 @login_required
@@ -79,8 +106,11 @@ def job_detail(request, pk):
     seen = set(visible.filter(pk__in={a.job_id for a in inputs}).values_list("id", flat=True))
     inputs = [a for a in inputs if a.job_id in seen]
     used_by = visible.filter(input_artifacts__job=job).distinct().order_by("id")
+    from jobs.sweeps.models import SweepTrial
+
+    trial = SweepTrial.objects.filter(job=job).select_related("sweep").first()
     return render(request, "frontend/job_detail.html", {
-        "job": job, "inputs": inputs, "deleted_inputs": job.deleted_inputs, "used_by": used_by,
+        "job": job, "inputs": inputs, "deleted_inputs": job.deleted_inputs, "used_by": used_by, "trial": trial,
         "boot": {"id": job.id, "kind": job.kind, "status": job.status, "progress": job.progress},
     })
 
@@ -126,18 +156,44 @@ def workers(request):
     return render(request, "frontend/workers.html", {"nav": "workers"})
 
 
+@login_required
+@require_GET
+def queue(request):
+    return render(request, "frontend/queue.html", {"nav": "queue"})
+
+
 @require_GET
 def vendor_uplot(request, name):
     """uPlot's ES module from node_modules (installed by `npm ci --prefix frontend`), so no
     third-party code is committed and no bundler is needed."""
-    if name not in UPLOT_FILES:
+    return _vendor(UPLOT_DIST, UPLOT_FILES, name)
+
+
+@require_GET
+def vendor_tus(request, name):
+    """tus-js-client's browser build (the Upload page's chunked, resumable uploads), from node_modules."""
+    return _vendor(TUS_DIST, TUS_FILES, name)
+
+
+def _vendor(dist: Path, files: dict, name: str):
+    if name not in files:
         raise Http404(name)
-    path = UPLOT_DIST / name
+    path = dist / name
     if not path.is_file():
         raise Http404("run `npm ci --prefix frontend`")
-    response = FileResponse(path.open("rb"), content_type=UPLOT_FILES[name])
+    response = FileResponse(path.open("rb"), content_type=files[name])
     response["Cache-Control"] = "public, max-age=86400"
     return response
+
+
+@login_required
+@require_GET
+def upload(request):
+    project = current_project(request)
+    return render(request, "frontend/upload.html", {
+        "nav": "upload", "project": project,
+        "boot": {"project": project.pk, "chunk_bytes": settings.LAB_UPLOAD_CHUNK_BYTES,
+                 "max_bytes": settings.LAB_UPLOAD_MAX_BYTES}})
 
 
 @login_required

@@ -9,8 +9,8 @@ import httpx
 
 from . import config
 from .errors import ApiError
-from .stream import follow
-from .types import Artifact, Event, JobData
+from .stream import follow, follow_sweep
+from .types import Artifact, Event, JobData, SweepData
 
 
 class Lab:
@@ -42,11 +42,42 @@ class Lab:
                 return p["id"]
         raise ApiError(404, {"project": [f"no project named {project!r} of yours"]})
 
-    def submit(self, kind: str, params: dict, project: int | str | None = None, name: str = "") -> "Job":
+    def submit(self, kind: str, params: dict, project: int | str | None = None, name: str = "",
+               priority: str | None = None, queue: str | None = None, devices: int | None = None) -> "Job":
         body = {"kind": kind, "params": params, "name": name}
+        if devices is not None:  # devices on each worker it runs on (docs/scheduling.md#devices)
+            body["devices"] = devices
+        if queue is not None:  # a named pool (a100...); default the kind's queue
+            body["queue"] = queue
+        if priority is not None:  # low, normal, or high (a project admin's)
+            body["priority"] = priority
         if project is not None:
             body["project"] = self.project_id(project)
         return Job(self, JobData.from_api(self.call("POST", "/api/jobs/", json=body)))
+
+    def upload(self, path: str | os.PathLike, kind: str, format: str, project: int | str | None = None,
+               on_progress=None) -> dict:
+        """Upload a file (a zip of a model's folder, or a dataset file) in chunks that resume, and make it an
+        artifact (POST /api/artifacts/): the artifact, with `job` (its validation) and `status`."""
+        from .upload import send_file
+
+        guid = send_file(self.http, Path(path), on_progress=on_progress)
+        body = {"upload": guid, "kind": kind, "format": format}
+        if project is not None:
+            body["project"] = self.project_id(project)
+        return self.call("POST", "/api/artifacts/", json=body)
+
+    def sweep(self, spec: dict | None = None, /, **fields) -> "Sweep":
+        """Create a sweep (docs/sweeps.md): `spec` as POST /api/sweeps/ takes it, or its fields by name,
+        e.g. `lab.sweep(kind="sample", params=p, space={"nfe": {"values": [5, 10]}}, method="grid",
+        objective={"key": "exact_rmse", "goal": "min"})`; `project` by id or name."""
+        body = {**(spec or {}), **{k: v for k, v in fields.items() if v is not None}}
+        if body.get("project") is not None:
+            body["project"] = self.project_id(body["project"])
+        return Sweep(self, SweepData.from_api(self.call("POST", "/api/sweeps/", json=body)))
+
+    def get_sweep(self, sweep_id: int) -> "Sweep":
+        return Sweep(self, SweepData.from_api(self.call("GET", f"/api/sweeps/{sweep_id}/")))
 
     def job(self, job_id: int) -> "Job":
         return Job(self, JobData.from_api(self.call("GET", f"/api/jobs/{job_id}/")))
@@ -121,3 +152,46 @@ class Job:
             os.replace(part, path)
             paths.append(path)
         return paths
+
+
+class Sweep:
+    def __init__(self, lab: Lab, data: SweepData):
+        self.lab, self.data, self.id = lab, data, data.id
+
+    def __repr__(self):
+        return f"<Sweep {self.id} {self.data.method} {self.data.status}>"
+
+    def refresh(self) -> SweepData:
+        self.data = SweepData.from_api(self.lab.call("GET", f"/api/sweeps/{self.id}/"))
+        return self.data
+
+    @property
+    def status(self) -> str:
+        return self.refresh().status
+
+    @property
+    def best(self) -> dict | None:
+        return self.refresh().best
+
+    def trials(self) -> list[Job]:
+        return [self.lab.job(job_id) for job_id in self.refresh().trials]
+
+    def updates(self) -> Iterator[SweepData]:
+        """Live, over the websocket: the sweep at each change, up to its end."""
+        for row in follow_sweep(self.lab.url, self.lab.token, self.id):
+            self.data = SweepData.from_api(row)
+            yield self.data
+
+    def wait(self) -> SweepData:
+        for _ in self.updates():
+            pass
+        return self.data
+
+    def pause(self) -> None:
+        self.data = SweepData.from_api(self.lab.call("POST", f"/api/sweeps/{self.id}/pause/"))
+
+    def resume(self) -> None:
+        self.data = SweepData.from_api(self.lab.call("POST", f"/api/sweeps/{self.id}/resume/"))
+
+    def cancel(self) -> None:
+        self.data = SweepData.from_api(self.lab.call("POST", f"/api/sweeps/{self.id}/cancel/"))

@@ -1,5 +1,5 @@
 """The API's answers as dataclasses. Their fields are the OpenAPI schema's properties (drf-spectacular's
-components `Job`, `Artifact`); tests/client/test_types.py fails when they drift apart."""
+components `Job`, `Artifact`, `Sweep`); tests/client/test_types.py fails when they drift apart."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
@@ -32,11 +32,16 @@ class JobData:
     max_attempts: int
     queue: str
     worker: str | None
-    waiting_reason: str | None
+    priority: str = "normal"
+    queue_position: int | None = None
+    waiting_reason: str | None = None
     input_artifacts: list[int] = field(default_factory=list)
     outputs_used_by: list[int] = field(default_factory=list)
     bytes_stored: int = 0
     deleted_inputs: list[dict] = field(default_factory=list)
+    devices: int = 1
+    reserved_workers: list[str] | None = None  # a multi-node training's, node 0 first, once admitted
+    assigned_devices: dict[str, list] | None = None  # {worker: device indices} of its latest attempt
 
     @classmethod
     def from_api(cls, row: dict) -> "JobData":
@@ -77,3 +82,35 @@ class Event:
     @property
     def terminal(self) -> bool:
         return self.type == "status" and self.data.get("status") in TERMINAL
+
+
+SWEEP_TERMINAL = ("succeeded", "failed", "cancelled")
+
+
+@dataclass
+class SweepData:
+    """A sweep as GET /api/sweeps/<id>/ answers it; `trials` are job ids, `best` {"job", "value", "params"}."""
+    id: int
+    name: str
+    kind: str
+    params: dict
+    space: dict
+    method: str
+    objective: Any
+    max_trials: int
+    parallel: int
+    early_stop: dict | None
+    seed: int
+    project: int
+    owner: str
+    status: str
+    error: str
+    best: dict | None
+    created_at: str
+    finished_at: str | None
+    trials: list[int] = field(default_factory=list)
+    trial_rows: list[dict] = field(default_factory=list)
+
+    @classmethod
+    def from_api(cls, row: dict) -> "SweepData":
+        return cls(**_known(cls, row))

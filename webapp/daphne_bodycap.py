@@ -9,11 +9,15 @@ import logging
 
 from daphne import http_protocol
 
-from .bodycap import BODY, HEADERS, too_large
+from .bodycap import answer_headers, limit_for, refusal_body, too_large
 
 log = logging.getLogger(__name__)
-RESPONSE = (b"HTTP/1.1 413 Request Entity Too Large\r\n" + b"".join(n + b": " + v + b"\r\n" for n, v in HEADERS)
-            + b"\r\n" + BODY)
+
+
+def response(body: bytes) -> bytes:
+    return (b"HTTP/1.1 413 Request Entity Too Large\r\n"
+            + b"".join(n + b": " + v + b"\r\n" for n, v in answer_headers(body)) + b"\r\n" + body)
+
 # how long a refused client may go on sending (read and dropped) before the connection closes: time
 # to read the 413 rather than a reset, too short to hold connections
 LINGER_SECONDS = 5.0
@@ -22,9 +26,15 @@ LINGER_SECONDS = 5.0
 class CappedWebRequest(http_protocol.WebRequest):
     _refused = False
     _received = 0
+    _limit = None
+    _body = b""
 
     def gotLength(self, length):
-        if length is not None and too_large(length):
+        # the request line is in, on the channel: twisted sets method and uri only once the body is in
+        command, path = getattr(self.channel, "_command", b""), getattr(self.channel, "_path", b"")
+        method, path = command.decode("latin-1"), path.split(b"?", 1)[0].decode("latin-1")
+        self._limit, self._body = limit_for(method, path), refusal_body(method, path)
+        if length is not None and too_large(length, self._limit):
             self.content = io.BytesIO()
             self._refuse()
         else:
@@ -34,7 +44,7 @@ class CappedWebRequest(http_protocol.WebRequest):
         if self._refused:
             return
         self._received += len(data)
-        if too_large(self._received):
+        if too_large(self._received, self._limit):
             self._refuse()
         else:
             super().handleContentChunk(data)
@@ -48,9 +58,9 @@ class CappedWebRequest(http_protocol.WebRequest):
         self.requestHeaders.removeHeader(b"expect")  # no "100 Continue" after the answer
         transport = self.channel.transport
         # logged here: the request never reaches Django (nor daphne's access log)
-        log.warning("413: a request body over LAB_MAX_BODY_BYTES from %s, refused before receiving it",
-                    getattr(transport.getPeer(), "host", "?"))
-        transport.write(RESPONSE)
+        log.warning("413: a request body over its cap (%s bytes) from %s, refused before receiving it",
+                    self._limit, getattr(transport.getPeer(), "host", "?"))
+        transport.write(response(self._body))
         # half-close: the 413 goes out and what the client still sends is dropped; closing with
         # unread data would reset the connection, and the client might lose the 413
         if hasattr(transport, "loseWriteConnection"):

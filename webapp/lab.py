@@ -14,6 +14,7 @@ those servers are used as they are.
 from __future__ import annotations
 
 import contextlib
+import socket
 import subprocess
 import sys
 
@@ -34,20 +35,38 @@ def web_command(*bind: str) -> list[str]:
     return [sys.executable, "-m", "daphne", *bind, "webapp.asgi:application"]
 
 
+def port_taken(host: str, port: str) -> str | None:
+    """Why the web server could not listen on host:port, or None. Asked before anything starts: daphne
+    would say it in one log line among the worker's banner and exit, after the URL was printed."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as daphne binds: a port in TIME_WAIT is free
+            s.bind((host, int(port)))
+    except (OSError, ValueError) as exc:
+        return str(exc)
+    return None
+
+
 def run(env, children: Children) -> int:
     env.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings.local")
+    host, port = env.get("LAB_HOST", "127.0.0.1"), env.get("LAB_PORT", "8000")
+    why = port_taken(host, port)
+    if why is not None:
+        print(f"lab: cannot serve on {host}:{port} ({why}): is another `make run` or server using it? Stop it, "
+              f"or choose another port: LAB_PORT=8001 make run", file=sys.stderr, flush=True)
+        return 1
     for args in (["migrate", "--noinput"], ["ensure_demo_user"]):
         rc = children.call([sys.executable, "manage.py", *args], cwd=ROOT, env=env, stdin=subprocess.DEVNULL)
         if rc:
             return exit_status(rc)
-    host, port = env.get("LAB_HOST", "127.0.0.1"), env.get("LAB_PORT", "8000")
     procs = [
         children.start(web_command("-b", host, "-p", port), cwd=ROOT, env=env, stdin=subprocess.DEVNULL),
         children.start(worker_command(), cwd=ROOT, env=env, stdin=subprocess.DEVNULL),
     ]
     print(f"lab: http://{host}:{port}/  (user demo / password demo; Ctrl-C stops)", flush=True)
     died = children.wait_any(procs)
-    print(f"lab: {' '.join(died.args[1:4])} exited ({died.returncode}); stopping the rest", flush=True)
+    what = "the web server" if died is procs[0] else "the worker"
+    print(f"lab: {what} exited ({died.returncode}); stopping the rest", flush=True)
     return exit_status(died.returncode) or 1
 
 

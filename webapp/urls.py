@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from jobs.login import answers_429, login_view
+from jobs.passwords import PasswordChangeDoneView, PasswordChangeView
 
 urlpatterns = [
     # the two login pages, before the URLs they override (admin's and auth's own login)
@@ -16,6 +17,8 @@ urlpatterns = [
         template_name="frontend/set_password.html"), name="password_reset_confirm"),
     path("accounts/reset/done/", auth_views.PasswordResetCompleteView.as_view(
         template_name="frontend/password_set.html"), name="password_reset_complete"),
+    path("accounts/password_change/", PasswordChangeView.as_view(), name="password_change"),
+    path("accounts/password_change/done/", PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

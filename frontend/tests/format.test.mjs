@@ -19,3 +19,11 @@ test("values and flattened params", () => {
   assert.equal(formatValue([1, 2]), "[1,2]");
   assert.deepEqual(flatten({ a: { b: 1, c: { d: "x" } }, e: [1], f: {} }), { "a.b": 1, "a.c.d": "x", e: [1], f: {} });
 });
+
+test("a waiting job's position and reason", async () => {
+  const { formatWaiting } = await import("../static/frontend/format.js");
+  assert.equal(formatWaiting(3, "2 jobs ahead of you on gpu"), "#3 in queue: 2 jobs ahead of you on gpu");
+  assert.equal(formatWaiting(null, "waiting: no worker on queue gpu"), "waiting: no worker on queue gpu");
+  assert.equal(formatWaiting(2, "waiting: no worker on queue gpu"), "waiting: no worker on queue gpu");
+  assert.equal(formatWaiting(1, null), "");
+});

@@ -1,8 +1,11 @@
 """Everything common, typed from the environment (12-factor, as cookiecutter-django)."""
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote
 
 import environ
+
+from jobs.storeconfig import s3_storage
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 env = environ.Env()
@@ -33,6 +36,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "rest_framework_tus",
     "jobs",
     "frontend",
 ]
@@ -45,7 +49,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "jobs.passwords.RequirePasswordChange",  # an admin-made password is for one login (jobs/passwords.py)
     "jobs.audit.RequestAddress",  # the client's address for the audit log's entries (jobs/audit.py)
+    "jobs.api.tus_headers.TusHeaders",  # reads tus's Upload-* headers on /api/uploads/ (jobs/chunked.py)
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -158,6 +164,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "user": env("LAB_THROTTLE_USER", default="2000/min"),
         "submit": env("LAB_THROTTLE_SUBMIT", default="120/min"),
+        # tus requests (/api/uploads/): one per chunk of at most LAB_UPLOAD_CHUNK_BYTES
+        "upload_chunks": env("LAB_THROTTLE_UPLOAD_CHUNKS", default="20000/min"),
     },
     "EXCEPTION_HANDLER": "jobs.api.errors.exception_handler",
 }
@@ -202,6 +210,9 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_DEFAULT_QUEUE = "cpu"
 CELERY_WORKER_SEND_TASK_EVENTS = False
+# each worker also reads a queue of its own (`<name>.dq2`): node 0 of a multi-node training invites
+# the other nodes there (jobs/multinode.py)
+CELERY_WORKER_DIRECT = True
 
 # job system knobs
 LAB_MAX_ACTIVE_JOBS = env.int("LAB_MAX_ACTIVE_JOBS", default=100)  # queued + running, per user
@@ -214,11 +225,57 @@ LAB_ADMIT_MAX_FILES = env.int("LAB_ADMIT_MAX_FILES", default=10_000)
 LAB_MAX_ATTEMPTS = env.int("LAB_MAX_ATTEMPTS", default=3)
 LAB_HEARTBEAT_SECONDS = env.float("LAB_HEARTBEAT_SECONDS", default=1.0)
 LAB_WORKER_STALE_SECONDS = env.float("LAB_WORKER_STALE_SECONDS", default=30.0)
+# tests only: a worker announces this many fake devices (no NVML) and gives its jobs their indices as
+# it would GPUs (jobs/devices.py); 0: the GPUs NVML finds
+LAB_FAKE_DEVICES = env.int("LAB_FAKE_DEVICES", default=0)
 # every worker's main process requeues jobs of dead workers this often (jobs/reaper.py); 0 turns it off
 LAB_REAPER_SECONDS = env.float("LAB_REAPER_SECONDS", default=10.0)
 # a queued job whose message the broker has not confirmed this long after submit is sent again
 LAB_OUTBOX_RESEND_SECONDS = env.float("LAB_OUTBOX_RESEND_SECONDS", default=5.0)
 LAB_EVENT_FLUSH_SECONDS = env.float("LAB_EVENT_FLUSH_SECONDS", default=0.05)  # at most ~20 writes/s per job
+
+# fair sharing (jobs/scheduler.py, docs/scheduling.md)
+# half-life of the decayed usage fair share orders by, in seconds (Slurm's PriorityDecayHalfLife default: 7 days)
+LAB_FAIRSHARE_HALF_LIFE_SECONDS = env.float("LAB_FAIRSHARE_HALF_LIFE_SECONDS", default=7 * 86400.0)
+# running jobs per user at once, across projects (0: no cap beyond each project's max_running)
+LAB_MAX_RUNNING_PER_USER = env.int("LAB_MAX_RUNNING_PER_USER", default=0)
+# whether a waiting `high` job may stop the most recently started `low` job of its queue (each project may opt out)
+LAB_PREEMPTION = env.bool("LAB_PREEMPTION", default=True)
+# waiting jobs ranked per queue (queue_position) and pushed live to the pages; further back: "more than N jobs ahead"
+LAB_QUEUE_LIVE_POSITIONS = env.int("LAB_QUEUE_LIVE_POSITIONS", default=100)
+
+# uploads (POST /api/artifacts/, docs/uploads.md): bytes of one uploaded file
+LAB_UPLOAD_MAX_BYTES = env.int("LAB_UPLOAD_MAX_BYTES", default=20 * 1024**3)
+# bytes of all uploads of one project (and of one user's unfinished chunked uploads)
+LAB_UPLOAD_PROJECT_MAX_BYTES = env.int("LAB_UPLOAD_PROJECT_MAX_BYTES", default=100 * 1024**3)
+# bytes an uploaded archive may unpack to
+LAB_UPLOAD_MAX_UNPACKED_BYTES = env.int("LAB_UPLOAD_MAX_UNPACKED_BYTES", default=40 * 1024**3)
+# the largest compression ratio of an archive (or of one member) above 1 MiB: a zip bomb's is 1000:1 and more,
+# safetensors weights pack about 1.1:1
+LAB_UPLOAD_MAX_RATIO = env.float("LAB_UPLOAD_MAX_RATIO", default=100.0)
+# members an uploaded archive may hold
+LAB_UPLOAD_MAX_FILES = env.int("LAB_UPLOAD_MAX_FILES", default=10_000)
+# an unfinished chunked upload (jobs/chunked.py) is kept this long after it was created
+LAB_UPLOAD_EXPIRE_HOURS = env.float("LAB_UPLOAD_EXPIRE_HOURS", default=24.0)
+# bytes of one tus chunk (PATCH /api/uploads/<guid>/), the one request allowed past LAB_MAX_BODY_BYTES: streamed
+# to the partial file (with an object store, to an object of its own), never held whole; OPTIONS /api/uploads/
+# answers it as Lab-Max-Chunk-Size
+LAB_UPLOAD_CHUNK_BYTES = env.int("LAB_UPLOAD_CHUNK_BYTES", default=64 * 1024**2)
+REST_FRAMEWORK_TUS = {
+    "UPLOAD_MODEL": "jobs.ChunkedUpload",
+    "SAVE_HANDLER_CLASS": "jobs.chunked.KeepInPlace",
+    "MAX_FILE_SIZE": LAB_UPLOAD_MAX_BYTES,
+    "UPLOAD_EXPIRES": timedelta(hours=LAB_UPLOAD_EXPIRE_HOURS),
+}
+
+# multi-node training (docs/multinode.md): the address other nodes reach this worker at (unset: the
+# address its hostname resolves to)
+LAB_NODE_ADDRESS = env("LAB_NODE_ADDRESS", default="")
+# how long node 0 of a multi-node training waits for the other nodes to join before the job fails
+LAB_NODE_JOIN_SECONDS = env.float("LAB_NODE_JOIN_SECONDS", default=120.0)
+# how long a collective waits for a silent peer before the attempt counts as lost (node 0's mid-run
+# evaluations run inside that wait: keep it above one evaluation)
+LAB_COLLECTIVE_TIMEOUT_SECONDS = env.float("LAB_COLLECTIVE_TIMEOUT_SECONDS", default=300.0)
 
 # retention (jobs/retention.py): a finished job keeps its newest N checkpoints (0: none), and none at
 # all this many days after it finished (0: kept until the job is deleted)
@@ -228,6 +285,25 @@ LAB_RETENTION_CHECKPOINT_DAYS = env.float("LAB_RETENTION_CHECKPOINT_DAYS", defau
 # by hand); a folder no job owns is removed once this old (a job being created or deleted owns it still)
 LAB_GC_SECONDS = env.float("LAB_GC_SECONDS", default=3600.0)
 LAB_GC_ORPHAN_GRACE_SECONDS = env.float("LAB_GC_ORPHAN_GRACE_SECONDS", default=3600.0)
+
+# the object store (docs/storage.md): with `s3://<bucket>[/<prefix>]` artifacts and checkpoints live
+# there (django-storages' S3 backend; endpoint and keys from boto3's own AWS_* variables) and MEDIA_ROOT
+# is only this process's scratch; unset, MEDIA_ROOT holds everything as on one box
+LAB_STORAGE_URL = env("LAB_STORAGE_URL", default="")
+# inputs fetched from the store, kept by sha256 (jobs/transfer.py); scratch, safe to empty
+LAB_CACHE_DIR = env.path("LAB_CACHE_DIR", default=str(LAB_DATA_DIR / "cache"))
+# downloads answer a redirect to a presigned URL (access checked first) instead of streaming the
+# object through the web process
+LAB_STORAGE_REDIRECT_DOWNLOADS = env.bool("LAB_STORAGE_REDIRECT_DOWNLOADS", default=False)
+# how long a presigned download URL is valid, in seconds
+LAB_STORAGE_URL_SECONDS = env.int("LAB_STORAGE_URL_SECONDS", default=300)
+# the bucket's region (boto3's own variable; MinIO and moto accept any)
+_S3_REGION = env("AWS_DEFAULT_REGION", default="us-east-1")
+STORAGES = {
+    "default": (s3_storage(LAB_STORAGE_URL, LAB_STORAGE_URL_SECONDS, _S3_REGION)
+                if LAB_STORAGE_URL else {"BACKEND": "django.core.files.storage.FileSystemStorage"}),
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 
 LOGGING = {
     "version": 1,

@@ -7,10 +7,12 @@ import { MetricSeries } from "./metrics.js";
 
 const PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2"];
 
-/** A captioned <figure class="chart"> appended to `container`: the box every chart here draws in. */
-function chartBox(container, caption) {
+/** A captioned <figure class="chart"> appended to `container`: the box every chart draws in (`name`
+ * becomes its data-chart, for pages that find a chart by what it shows). */
+export function chartBox(container, caption, name) {
   const box = document.createElement("figure");
   box.className = "chart";
+  if (name) box.dataset.chart = name;
   const cap = document.createElement("figcaption");
   cap.textContent = caption;
   box.append(cap);
@@ -19,7 +21,7 @@ function chartBox(container, caption) {
 }
 
 // Two charts side by side on a wide screen, one per row on a narrow one.
-function width(el) {
+export function width(el) {
   const w = el.clientWidth || 480;
   return Math.max(240, Math.floor(w >= 800 ? Math.min(600, (w - 16) / 2) : w - 4));
 }

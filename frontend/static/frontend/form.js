@@ -110,18 +110,30 @@ function renderControl(f, initial, models) {
         min: f.min ?? f.exclusiveMin, max: f.max ?? f.exclusiveMax, step: f.kind === "integer" ? "1" : "any",
         value: value ?? "", placeholder: f.nullable ? "(none)" : null,
       }));
-    case "artifact":
+    case "artifact": {
+      // data fields take datasets, every other field a model (jobs/resolve.py DATASET_FIELDS)
+      const wanted = artifactKind(f);
+      const choices = models.filter((m) => (m.kind ?? "model") === wanted);
       return wrap(f, h("select", common, [
-        h("option", { value: "" }, models.length ? "Choose a model…" : "No models yet: train one first"),
-        ...models.map((m) => h("option", { value: String(m.id), selected: m.id === value },
+        h("option", { value: "" }, choices.length ? `Choose a ${wanted}…`
+          : wanted === "dataset" ? "No datasets yet: upload one" : "No models yet: train or upload one"),
+        ...choices.map((m) => h("option", { value: String(m.id), selected: m.id === value },
           `${m.job_name || m.job_kind} #${m.job} · ${m.name}${m.created_at ? ` · ${m.created_at.slice(0, 16).replace("T", " ")}` : ""}`)),
       ]));
+    }
     case "json":
       return wrap(f, h("textarea", { ...common, rows: "2", spellcheck: "false", class: "mono" },
         value == null ? "" : JSON.stringify(value)));
     default:
       return wrap(f, h("input", { ...common, type: "text", maxlength: f.maxLength, value: value ?? "" }));
   }
+}
+
+export const DATASET_FIELDS = ["data", "calibration"];
+
+/** "dataset" for a reference under a data field (data, data.labels, calibration), else "model". */
+export function artifactKind(field) {
+  return DATASET_FIELDS.includes(field.path[0]) ? "dataset" : "model";
 }
 
 function renderUnion(f, initial, models) {

@@ -47,3 +47,10 @@ export function flatten(obj, prefix = "", out = {}) {
   }
   return out;
 }
+
+// A waiting job's line (jobs list, job page): its place on its queue and the scheduler's reason.
+// Without a worker on the queue the place in it means little: the reason alone says what to do.
+export function formatWaiting(position, reason) {
+  if (!reason) return "";
+  return position && !reason.startsWith("waiting: no worker") ? `#${position} in queue: ${reason}` : reason;
+}

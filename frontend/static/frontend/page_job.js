@@ -5,7 +5,7 @@ import { MetricCharts } from "./charts.js";
 import { resultRows } from "./metrics.js";
 import { previewFor } from "./previews.js";
 import { api, bootData, h, statusBadge } from "./api.js";
-import { formatBytes, formatDuration, formatValue, flatten, TERMINAL } from "./format.js";
+import { formatBytes, formatDuration, formatValue, flatten, formatWaiting, TERMINAL } from "./format.js";
 
 const LOG_LINES = 1000;
 const boot = bootData();
@@ -73,6 +73,12 @@ function showResult() {
   $("result").replaceChildren(rows.length ? table(null, "result", rows) : h("p", { class: "empty" }, "No result yet."));
 }
 
+function showWaiting(jobStatus, position, reason) {
+  const text = jobStatus === "queued" ? formatWaiting(position, reason) : "";
+  $("waiting").hidden = !text;
+  $("waiting").textContent = text;
+}
+
 function renderJob(job) {
   if (job.status && job.status !== status) setStatus(job.status);
   // Events are fresher than the row; only let the row move the bar forward.
@@ -82,10 +88,9 @@ function renderJob(job) {
   showResult();
   $("error").hidden = !job.error;
   $("error").textContent = job.error ?? "";
-  const waiting = job.status === "queued" ? job.waiting_reason : null;
-  $("waiting").hidden = !waiting;
-  $("waiting").textContent = waiting ?? "";
+  showWaiting(job.status, job.queue_position, job.waiting_reason);
   if (job.worker) $("worker").textContent = job.worker;
+  if (job.devices != null) $("devices").textContent = devicesText(job);
   if (job.attempts != null) $("attempts").textContent = `${job.attempts} of ${job.max_attempts ?? "?"}`;
   if (job.bytes_stored) {
     $("stored").textContent = formatBytes(job.bytes_stored);
@@ -95,6 +100,16 @@ function renderJob(job) {
     const end = job.finished_at ? Date.parse(job.finished_at) : Date.now();
     $("duration").textContent = formatDuration((end - Date.parse(job.started_at)) / 1000);
   }
+}
+
+// "2: 0, 1 on w@host"; a multi-node training "2 per node: 0, 1 on a@h; 2, 3 on b@h", or before it
+// starts the workers its admission reserved
+function devicesText(job) {
+  const perNode = job.reserved_workers && job.reserved_workers.length > 1 ? " per node" : "";
+  const got = Object.entries(job.assigned_devices ?? {});
+  if (got.length) return `${job.devices}${perNode}: ` + got.map(([w, ids]) => `${ids.join(", ")} on ${w}`).join("; ");
+  if (perNode) return `${job.devices} per node, on ${job.reserved_workers.join(", ")} (reserved)`;
+  return String(job.devices);
 }
 
 async function refreshJob() {
@@ -182,6 +197,26 @@ const stream = openEventStream({
   onOpen: () => refreshJob(),
 });
 reconnectOnWake(stream);
+
+// While the job waits, its place in the queue moves as others start: the scheduler pushes the
+// new positions to the project's stream (/ws/jobs/), which this page follows until the job starts.
+let queueStream = null;
+function followQueue() {
+  if (status !== "queued" || queueStream) return;
+  queueStream = openEventStream({
+    makeUrl: () => `${jobSocketUrl(location, null, null)}?queue=1`,  // with the scheduler's positions
+    tracked: false,
+    onEvent: (event) => {
+      const mine = event.type === "queue" ? event.data?.jobs?.[String(boot.id)] : null;
+      if (mine && status === "queued") showWaiting(status, mine.queue_position, mine.waiting_reason);
+      if (event.type === "status" && Number(event.job) === boot.id && event.data?.status !== "queued") {
+        queueStream.close();
+      }
+    },
+    onOpen: () => refreshJob(),
+  });
+}
+followQueue();
 
 async function act(path, label) {
   $("action-state").textContent = `${label}…`;

@@ -1,21 +1,33 @@
 // Jobs list: statuses and progress follow /ws/jobs/ (status + progress of my projects' jobs) without a reload.
 import { openEventStream, reconnectOnWake, jobSocketUrl } from "./events.js";
 import { api, statusBadge } from "./api.js";
-import { formatBytes, TERMINAL } from "./format.js";
+import { formatBytes, formatWaiting, TERMINAL } from "./format.js";
 
 const rows = new Map([...document.querySelectorAll("tr[data-job]")].map((tr) => [Number(tr.dataset.job), tr]));
 const liveState = document.getElementById("live-state");
 let pending = null;  // the job whose Delete waits for confirmation
 
-function update(id, { status, progress }) {
+// The scheduler's line under a queued job's badge: {queue_position, waiting_reason}, from the API
+// or from the "queue" messages the scheduler pushes when positions move.
+function showWaiting(tr, status, position, reason) {
+  const line = tr.querySelector(".waiting");
+  if (!line) return;
+  line.textContent = status === "queued" ? formatWaiting(position, reason) : "";
+}
+
+function update(id, { status, progress, queue_position, waiting_reason }) {
   const tr = rows.get(id);
   if (!tr) {
     // A job made elsewhere (another tab, a script): offer to show it rather than reshuffle the page.
     if (status === "queued") document.getElementById("new-jobs").hidden = false;
     return;
   }
+  if (waiting_reason !== undefined) showWaiting(tr, status ?? tr.querySelector(".badge")?.dataset.status,
+    queue_position, waiting_reason);
   if (status && tr.querySelector(".badge")?.dataset.status !== status) {
-    tr.querySelector(".status-cell").replaceChildren(statusBadge(status));
+    const line = tr.querySelector(".waiting");
+    tr.querySelector(".status-cell").replaceChildren(statusBadge(status), ...(line ? [line] : []));
+    if (status !== "queued") showWaiting(tr, status);
     if (status === "succeeded") progress = 1;
     tr.querySelector("button.delete").hidden = !TERMINAL.has(status);  // a live job cannot be deleted
     if (!TERMINAL.has(status) && pending === id) askDelete(null);
@@ -34,6 +46,12 @@ function onEvent(event) {
   if (event.project !== undefined && event.project !== project && !rows.has(Number(event.job))) return;
   const id = Number(event.job);
   const d = event.data ?? {};
+  if (event.type === "queue") {
+    for (const [job, w] of Object.entries(d.jobs ?? {})) {
+      if (rows.has(Number(job))) update(Number(job), { queue_position: w.queue_position, waiting_reason: w.waiting_reason });
+    }
+    return;
+  }
   if (event.type === "status") update(id, { status: d.status });
   else if (event.type === "progress" && d.total) update(id, { progress: d.done / d.total });
 }
@@ -48,7 +66,7 @@ async function snapshot() {
 }
 
 const stream = openEventStream({
-  makeUrl: () => jobSocketUrl(location, null, null),
+  makeUrl: () => `${jobSocketUrl(location, null, null)}?queue=1`,  // with the scheduler's positions
   tracked: false,
   onEvent,
   onState: (s) => {

@@ -14,23 +14,28 @@ function figure(artifact, kind, ...body) {
     h("figcaption", {}, artifact.name), ...body);
 }
 
+/** The artifact's bytes for a preview: the audit log tells these reads from downloads. */
+export function previewUrl(artifact) {
+  return artifact.url + (artifact.url.includes("?") ? "&" : "?") + "preview=1";
+}
+
 /** A preview element for an artifact, or null when there is nothing to show. */
 export async function previewFor(artifact) {
   const name = artifact.name.toLowerCase();
   if (/\.(png|jpe?g|gif|webp)$/.test(name)) {
-    return figure(artifact, "image", h("img", { src: artifact.url, alt: artifact.name, loading: "lazy" }));
+    return figure(artifact, "image", h("img", { src: previewUrl(artifact), alt: artifact.name, loading: "lazy" }));
   }
   if (artifact.size > MAX_PREVIEW_BYTES) return null;
   if (name.endsWith(".npy")) return npyPreview(artifact);
   if (artifact.kind === "sequences" || /\.(fa|fasta|seq)$/.test(name)) {
-    const text = await (await fetch(artifact.url, { credentials: "same-origin" })).text();
+    const text = await (await fetch(previewUrl(artifact), { credentials: "same-origin" })).text();
     return sequencePreview(artifact, sequencesFromText(text));
   }
   return null;
 }
 
 async function npyPreview(artifact) {
-  const response = await fetch(artifact.url, { credentials: "same-origin" });
+  const response = await fetch(previewUrl(artifact), { credentials: "same-origin" });
   if (!response.ok) return null;
   const array = parseNpy(await response.arrayBuffer());
   const kind = previewKind(array);

@@ -151,8 +151,10 @@ function unionVariants(root, node, path, parent) {
 function variant(root, rawVariant, path, parent, index) {
   const v = resolve(root, rawVariant);
   if (isArtifactRef(v)) {
-    return { label: "one of my models", value: "artifact", tag: null, branch: `b${index}`,
-      fields: [{ path: [...path, "artifact"], name: [...path, "artifact"].join("."), label: "Model artifact",
+    const data = ["data", "calibration"].includes(path[0]);  // form.js DATASET_FIELDS
+    return { label: data ? "one of my datasets" : "one of my models", value: "artifact", tag: null, branch: `b${index}`,
+      fields: [{ path: [...path, "artifact"], name: [...path, "artifact"].join("."),
+        label: data ? "Dataset artifact" : "Model artifact",
         help: v.properties.artifact.description ?? "", required: true, kind: "artifact", nullable: false,
         when: null, advanced: false }] };
   }
