@@ -18,38 +18,48 @@ def wait_for_status(job_id: int, statuses, timeout: float = 120.0):
     return Job.objects.get(pk=job_id)
 
 
-async def _wait_for_status(job_id, statuses, timeout):
-    # one event loop for the whole wait: the channel layer's buffers belong to the loop that made them
+async def _woken_by(groups, check, timeout, failure):
+    """Run `check()` (sync: it reads the database) until it returns (True, value), re-run after each message
+    to `groups` on the channel layer or 2 s without one, since the layer may drop messages; `failure(value)`
+    words the TimeoutError. One event loop for the whole wait: the layer's buffers belong to the loop that
+    made them."""
     import asyncio
 
     from asgiref.sync import sync_to_async
     from channels.layers import get_channel_layer
 
-    from jobs.events import job_group
-    from jobs.models import Job
-
-    def status():
-        return Job.objects.values_list("status", flat=True).get(pk=job_id)
-
     layer = get_channel_layer()
     channel = await layer.new_channel()
-    await layer.group_add(job_group(job_id), channel)
+    for g in groups:
+        await layer.group_add(g, channel)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     try:
         while True:
-            now = await sync_to_async(status)()
-            if now in statuses:
-                return
+            done, value = await sync_to_async(check)()
+            if done:
+                return value
             left = deadline - loop.time()
             if left <= 0:
-                raise TimeoutError(f"job {job_id} still {now} after {timeout}s")
+                raise TimeoutError(await sync_to_async(failure)(value))
             try:
                 await asyncio.wait_for(layer.receive(channel), min(left, 2.0))
             except asyncio.TimeoutError:
                 pass
     finally:
-        await layer.group_discard(job_group(job_id), channel)
+        for g in groups:
+            await layer.group_discard(g, channel)
+
+
+async def _wait_for_status(job_id, statuses, timeout):
+    from jobs.events import job_group
+    from jobs.models import Job
+
+    def check():
+        now = Job.objects.values_list("status", flat=True).get(pk=job_id)
+        return now in statuses, now
+
+    await _woken_by([job_group(job_id)], check, timeout, lambda now: f"job {job_id} still {now} after {timeout}s")
 
 
 def submit(api, kind: str, params: dict) -> int:
@@ -94,3 +104,82 @@ def migrate(target=None):
     target = target or executor.loader.graph.leaf_nodes()
     executor.migrate(target)
     return executor.loader.project_state(target).apps
+
+
+def job_files(job) -> dict[str, int]:
+    """{path relative to the job's folder: bytes} of every file the lab keeps for the job, wherever it
+    keeps them: the objects under its prefix in the object store (LAB_STORAGE_URL), else its folder."""
+    from jobs import objectstore
+    from jobs.tasks import job_dir
+    from jobs.transfer import job_prefix
+
+    if objectstore.enabled():
+        prefix = job_prefix(job.storage_key)
+        return {e.rel[len(prefix):]: e.size for e in objectstore.store().list(prefix)}
+    folder = job_dir(job)
+    return {str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*") if p.is_file()} \
+        if folder.is_dir() else {}
+
+
+def store_artifact(job, name: str, kind: str, data: bytes):
+    """An Artifact row and its file, put where the lab keeps files (Django's default storage: MEDIA_ROOT,
+    or the object store), as a job would have published it."""
+    import hashlib
+
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from jobs.models import Artifact
+
+    rel = default_storage.save(f"jobs/{job.storage_key}/{name}", ContentFile(data))
+    return Artifact.objects.create(job=job, name=name, kind=kind, file=rel, size=len(data),
+                                   sha256=hashlib.sha256(data).hexdigest())
+
+
+def wait_for_sweep(sweep_id: int, until, timeout: float = 120.0):
+    """Wait until `until(sweep)` holds, woken by the sweep's messages (jobs/sweeps/controller.py) and
+    its project's job events; the row is re-read after each (or 2 s without one). Returns the Sweep."""
+    from asgiref.sync import async_to_sync
+
+    from jobs.sweeps.models import Sweep
+
+    async_to_sync(_wait_for_sweep)(sweep_id, until, timeout)
+    return Sweep.objects.get(pk=sweep_id)
+
+
+async def _wait_for_sweep(sweep_id, until, timeout):
+    from asgiref.sync import sync_to_async
+
+    from jobs.events import project_group
+    from jobs.sweeps.controller import sweep_group
+    from jobs.sweeps.models import Sweep
+
+    def check():
+        sweep = Sweep.objects.get(pk=sweep_id)
+        return until(sweep), sweep
+
+    project = await sync_to_async(lambda: Sweep.objects.values_list("project_id", flat=True).get(pk=sweep_id))()
+    await _woken_by([sweep_group(sweep_id), project_group(project)], check, timeout,
+                    lambda sweep: f"sweep {sweep_id} ({sweep.status}, {sweep.trials.count()} trials) not there "
+                                  f"after {timeout}s")
+
+
+def wait_for_event(job_id: int, predicate, timeout: float = 120.0) -> dict:
+    """Wait for a stored event of the job that `predicate(event dict)` accepts, woken by the job's
+    live events (re-reading the database after each, or 2 s without one). Returns the event."""
+    from asgiref.sync import async_to_sync
+
+    return async_to_sync(_wait_for_event)(job_id, predicate, timeout)
+
+
+async def _wait_for_event(job_id, predicate, timeout):
+    from jobs.events import job_group
+    from jobs.models import JobEvent
+
+    def check():
+        found = next((e.as_dict() for e in JobEvent.objects.filter(job_id=job_id).order_by("seq")
+                      if predicate(e.as_dict())), None)
+        return found is not None, found
+
+    return await _woken_by([job_group(job_id)], check, timeout,
+                           lambda _: f"job {job_id}: no such event after {timeout}s")

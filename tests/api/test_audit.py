@@ -94,7 +94,13 @@ def test_a_download_writes_one_entry(user, make_job, client_of):
     r = client_of(user).get(f"/api/artifacts/{art.pk}/download/")
     assert r.status_code == 200
     assert b"".join(r.streaming_content) == b'{"a": 1}'
-    assert_entry(only_new_entry(before), user, "download", f"artifact {art.pk}", job.project_id)
+    entry = only_new_entry(before)
+    assert_entry(entry, user, "download", f"artifact {art.pk}", job.project_id)
+    assert entry.detail == f"report.json of job {job.pk}"
+    # the job page's previews say so
+    before = last_id()
+    assert client_of(user).get(f"/api/artifacts/{art.pk}/download/?preview=1").status_code == 200
+    assert only_new_entry(before).detail == f"report.json of job {job.pk} (previewed on the job page)"
 
 
 def test_record_takes_a_request_or_a_user():

@@ -7,11 +7,11 @@ from rest_framework.test import APIClient
 
 from jobs.models import Artifact, Job, JobEvent
 from jobs.services import stored_bytes
-from jobs.storage import PARAMS_RECORD, attempt_folder, folder_bytes
+from jobs.storage import PARAMS_RECORD
 from jobs.tasks import job_dir
-from tests.helpers import submit, succeeded, wait_for_status
+from tests.helpers import job_files, submit, succeeded, wait_for_status
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.stores]
 
 # a small rectified flow on two moons: seconds on a CPU, a checkpoint every 20 steps and one at the end
 TRAIN = {"data": {"type": "moons"}, "objective": "rectified_flow", "steps": 60, "batch_size": 32, "width": 16,
@@ -27,16 +27,16 @@ def trained(api) -> Job:
 
 def test_deleting_a_finished_job_removes_its_rows_events_artifacts_and_folder(api, user, celery_worker):
     job = trained(api)
-    folder = job_dir(job)
-    assert any((attempt_folder(folder, 1) / "checkpoint").iterdir())
+    files = job_files(job)
+    assert any(path.startswith("attempt-1/checkpoint/") for path in files), files
     assert JobEvent.objects.filter(job=job).count() > 5 and Artifact.objects.filter(job=job).count() >= 2
-    assert stored_bytes(user) == job.bytes_stored == folder_bytes(folder) > 0
+    assert stored_bytes(user) == job.bytes_stored == sum(files.values()) > 0
 
     r = api.delete(f"/api/jobs/{job.pk}/")
     assert r.status_code == 204, r.content
     assert not Job.objects.filter(pk=job.pk).exists()
     assert JobEvent.objects.filter(job_id=job.pk).count() == 0 and Artifact.objects.filter(job_id=job.pk).count() == 0
-    assert not folder.exists()
+    assert job_files(job) == {} and not job_dir(job).exists()
     assert stored_bytes(user) == 0
     assert api.get(f"/api/jobs/{job.pk}/").status_code == 404
     assert api.delete(f"/api/jobs/{job.pk}/").status_code == 404
@@ -45,13 +45,13 @@ def test_deleting_a_finished_job_removes_its_rows_events_artifacts_and_folder(ap
 def test_the_quota_counts_checkpoints_and_deleting_frees_it(api, user, celery_worker, settings):
     job = trained(api)
     artifacts = sum(Artifact.objects.filter(job=job).values_list("size", flat=True))
-    attempt = attempt_folder(job_dir(job), 1)
-    checkpoint = folder_bytes(attempt / "checkpoint")
+    files = job_files(job)
+    checkpoint = sum(size for path, size in files.items() if path.startswith("attempt-1/checkpoint/"))
     # each byte once: the published artifacts, the attempt's checkpoint (the model, its EMA and Adam's
-    # two moments) and the params record; the attempt's own copies of the artifacts are gone
-    assert [p.name for p in attempt.iterdir()] == ["checkpoint"]
-    record = (job_dir(job) / PARAMS_RECORD).stat().st_size
-    assert checkpoint > 0 and job.bytes_stored == artifacts + checkpoint + record
+    # two moments) and the params record (on disk: the store keeps none); the attempt's own copies of the
+    # artifacts are gone
+    record = files.get(PARAMS_RECORD, 0)
+    assert checkpoint > 0 and job.bytes_stored == sum(files.values()) == artifacts + checkpoint + record
     settings.LAB_MAX_ARTIFACT_BYTES = artifacts + 1  # the artifacts alone would fit; with the checkpoint, not
     r = api.post("/api/jobs/", {"kind": "sample", "params": {"nfe": 5, "n_samples": 10}}, format="json")
     assert r.status_code == 507, r.content
@@ -75,7 +75,7 @@ def test_a_live_job_and_a_model_a_live_job_uses_are_409_and_lineage_shows_the_de
     assert r.status_code == 409 and r.json()["detail"].startswith(f"job {user_id} is running"), r.content
     r = api.delete(f"/api/jobs/{source.pk}/")
     assert r.status_code == 409 and f"in use by job #{user_id} (queued or running)" in r.json()["detail"], r.content
-    assert Job.objects.filter(pk__in=[source.pk, user_id]).count() == 2 and job_dir(source).is_dir()
+    assert Job.objects.filter(pk__in=[source.pk, user_id]).count() == 2 and job_files(source)
 
     assert api.post(f"/api/jobs/{user_id}/cancel/").status_code == 202
     wait_for_status(user_id, "cancelled")

@@ -65,18 +65,12 @@ def test_someone_elses_artifact_is_refused_with_the_field_named(api, other_user,
 def _model_artifact(job, prediction):
     """A model artifact whose model.json says what it predicts (the solvers never run here)."""
     import json
-    from pathlib import Path
 
-    from django.conf import settings
-
-    from jobs.models import Artifact
+    from tests.helpers import store_artifact
 
     Job.objects.filter(pk=job.pk).update(status="succeeded")
-    name = f"models/{job.pk}-{prediction}/model.safetensors"
-    folder = Path(settings.MEDIA_ROOT) / name
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    (folder.parent / "model.json").write_text(json.dumps({"arch": "x", "prediction": prediction}))
-    return Artifact.objects.create(job=job, name="model.safetensors", kind="model", file=name, size=1, sha256="0")
+    store_artifact(job, "model.json", "config", json.dumps({"arch": "x", "prediction": prediction}).encode())
+    return store_artifact(job, "model.safetensors", "model", b"\0")
 
 
 def test_a_sampler_of_the_wrong_kind_for_the_model_is_a_400_naming_sampler(api, make_job):
@@ -140,6 +134,17 @@ def test_retry_makes_a_new_job_with_the_same_kind_and_params(api, make_job):
     r = api.post(f"/api/jobs/{job.pk}/retry/")
     assert r.status_code == 201
     assert r.json()["id"] != job.pk and r.json()["params"] == job.params
+
+
+def test_retry_keeps_the_devices_and_the_queue(api, make_job):
+    from jobs.models import Job
+
+    job = make_job(params={"nfe": 7})
+    Job.objects.filter(pk=job.pk).update(devices=2, queue="devices-test")  # a queue no worker serves
+    r = api.post(f"/api/jobs/{job.pk}/retry/")
+    assert r.status_code == 201
+    again = Job.objects.get(pk=r.json()["id"])
+    assert (again.devices, again.queue, again.status) == (2, "devices-test", "queued")
 
 
 def test_events_after_seq(api, make_job):
@@ -236,3 +241,78 @@ def test_list_and_detail_answer_exactly_what_drfs_generic_fields_would(api, user
     assert listed[child["id"]]["waiting_reason"].startswith("waiting")  # no worker in this test
     assert listed[parent.pk]["waiting_reason"] is None
     assert listed[child["id"]]["input_artifacts"] == [model.pk] and listed[parent.pk]["outputs_used_by"] == [child["id"]]
+
+
+QUICK_SAMPLE = {"sampler": "ddim", "nfe": 5, "n_samples": 100, "exact_subset": 0}
+
+
+def test_priority_low_and_normal_for_members_high_for_project_admins_only(api, user, other_user):
+    from jobs.projects import Membership, Project
+
+    team = Project.objects.create(name="team")
+    Membership.objects.create(project=team, user=user, role="member")
+    for priority in ("low", "normal"):
+        r = api.post("/api/jobs/", {"kind": "sample", "params": QUICK_SAMPLE, "project": team.pk, "priority": priority},
+                     format="json")
+        assert r.status_code == 201 and r.json()["priority"] == priority, r.content
+    r = api.post("/api/jobs/", {"kind": "sample", "params": QUICK_SAMPLE, "project": team.pk, "priority": "high"},
+                 format="json")
+    assert r.status_code == 403 and "admin" in r.json()["detail"], r.content
+    # in their personal project they are the admin
+    r = api.post("/api/jobs/", {"kind": "sample", "params": QUICK_SAMPLE, "priority": "high"}, format="json")
+    assert r.status_code == 201 and r.json()["priority"] == "high"
+    r = api.post("/api/jobs/", {"kind": "sample", "params": QUICK_SAMPLE}, format="json")
+    assert r.json()["priority"] == "normal"
+
+
+@pytest.mark.parametrize("value", ["urgent", 3, None, ""])
+def test_a_bad_priority_is_400_naming_priority(api, value):
+    r = api.post("/api/jobs/", {"kind": "sample", "params": QUICK_SAMPLE, "priority": value}, format="json")
+    assert r.status_code == 400 and "priority" in r.json(), r.content
+
+
+def test_waiting_jobs_show_their_position_and_reason(api, user, other_user):
+    from django.utils import timezone
+
+    from jobs import workers
+
+    workers.beat("only-cpu@test", ["cpu"], "CPU", concurrency=1)
+    try:
+        first = api.post("/api/jobs/", {"kind": "sample", "params": QUICK_SAMPLE}, format="json").json()
+        second = api.post("/api/jobs/", {"kind": "sample", "params": QUICK_SAMPLE}, format="json").json()
+        assert first["queue"] == "gpu" and first["queue_position"] == 1
+        assert first["waiting_reason"] == "waiting: no worker on queue gpu"
+        workers.beat("gpu@test", ["gpu"], "CPU", concurrency=1)
+        Job.objects.filter(pk=first["id"]).update(status="running", worker="gpu@test", admitted_at=timezone.now())
+        listed = {j["id"]: j for j in api.get("/api/jobs/").json()["results"]}
+        assert listed[first["id"]]["queue_position"] is None and listed[first["id"]]["waiting_reason"] is None
+        assert (listed[second["id"]]["queue_position"], listed[second["id"]]["waiting_reason"]) == (
+            1, "waiting for a worker on queue gpu")
+        third = api.post("/api/jobs/", {"kind": "sample", "params": QUICK_SAMPLE}, format="json").json()
+        assert (third["queue_position"], third["waiting_reason"]) == (2, "1 job ahead of you on gpu")
+        one = api.get(f"/api/jobs/{third['id']}/").json()
+        assert (one["queue_position"], one["waiting_reason"]) == (2, "1 job ahead of you on gpu")
+    finally:
+        workers.forget("only-cpu@test")
+        workers.forget("gpu@test")
+
+
+def test_a_job_asks_for_a_named_pool_and_waits_for_a_worker_of_it(api):
+    r = api.post("/api/jobs/", {"kind": "sample", "params": QUICK_SAMPLE, "queue": "a100"}, format="json")
+    assert r.status_code == 201 and r.json()["queue"] == "a100", r.content
+    assert r.json()["waiting_reason"] == "waiting: no worker on queue a100"
+    retried = api.post(f"/api/jobs/{r.json()['id']}/retry/").json()
+    assert retried["queue"] == "a100"
+    assert api.post("/api/jobs/", {"kind": "sample", "params": QUICK_SAMPLE}, format="json").json()["queue"] == "gpu"
+
+
+@pytest.mark.parametrize("queue", ["A100", "", "gpu pool", "x" * 33, "-gpu"])
+def test_a_bad_queue_name_is_400_naming_queue(api, queue):
+    r = api.post("/api/jobs/", {"kind": "sample", "params": QUICK_SAMPLE, "queue": queue}, format="json")
+    assert r.status_code == 400 and "queue" in r.json(), r.content
+
+
+def test_a_cuda_job_cannot_ask_for_the_cpu_queue(api):
+    r = api.post("/api/jobs/", {"kind": "sample", "params": {**QUICK_SAMPLE, "device": "cuda"}, "queue": "cpu"},
+                 format="json")
+    assert r.status_code == 400 and "queue" in r.json(), r.content

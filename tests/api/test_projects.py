@@ -26,11 +26,13 @@ def test_every_user_lists_their_personal_project_and_the_ones_they_make(api, use
     r = api.get("/api/projects/")
     assert r.status_code == 200
     personal = personal_project(user)
-    assert r.json() == [{"id": personal.pk, "name": "alice", "role": "admin", "max_running": None, "personal": True}]
+    assert r.json() == [{"id": personal.pk, "name": "alice", "role": "admin", "max_running": None, "preemptible": True,
+                        "personal": True}]
     r = api.post("/api/projects/", {"name": "  diffusion team "}, format="json")
     assert r.status_code == 201
     made = r.json()
-    assert made == {"id": made["id"], "name": "diffusion team", "role": "admin", "max_running": None, "personal": False}
+    assert made == {"id": made["id"], "name": "diffusion team", "role": "admin", "max_running": None, "preemptible": True,
+                    "personal": False}
     assert [p["name"] for p in api.get("/api/projects/").json()] == ["alice", "diffusion team"]
 
 
@@ -167,3 +169,11 @@ def test_member_changes_are_in_the_project_audit_log(api, user, other_user):
     assert [(e["user"], e["action"], e["target"]) for e in log] == [
         ("alice", "member.remove", "member bob"), ("alice", "member.change", "member bob"),
         ("alice", "member.add", "member bob")]
+
+
+def test_an_admin_turns_preemption_of_the_projects_low_jobs_off(api, user):
+    team = api.post("/api/projects/", {"name": "careful team"}, format="json").json()
+    r = api.patch(f"/api/projects/{team['id']}/", {"preemptible": False}, format="json")
+    assert r.status_code == 200 and r.json()["preemptible"] is False and r.json()["max_running"] is None
+    r = api.patch(f"/api/projects/{team['id']}/", {"preemptible": "no"}, format="json")
+    assert r.status_code == 400 and "preemptible" in r.json(), r.content

@@ -107,3 +107,38 @@ def test_staff_cannot_deactivate_themselves_nor_change_names_by_patch(staff):
     boss.refresh_from_db()
     assert (boss.username, boss.is_staff, boss.is_active) == ("boss", True, True)
     assert staff.put(f"/api/users/{boss.pk}/", {"is_active": True}, format="json").status_code == 405
+
+
+def test_a_made_password_is_for_the_first_login_only(staff):
+    """The admin saw it: until carol chooses her own, her session reaches only the change page."""
+    made = staff.post("/api/users/", {"username": "carol"}, format="json").json()
+    carol = Client()
+    assert carol.post("/accounts/login/", {"username": "carol", "password": made["initial_password"]}).status_code == 302
+    page = carol.get("/")
+    assert page.status_code == 302 and page["Location"].startswith("/accounts/password_change/")
+    api = carol.get("/api/jobs/")
+    assert api.status_code == 403 and "choose your own" in api.json()["detail"]
+    assert carol.post("/api/tokens/", {"name": "x", "scope": "write"}, content_type="application/json").status_code == 403
+    form = carol.get("/accounts/password_change/")
+    assert form.status_code == 200 and b"Choose your password" in form.content
+    weak = carol.post("/accounts/password_change/", {"old_password": made["initial_password"],
+                                                     "new_password1": "123", "new_password2": "123"})
+    assert weak.status_code == 200 and carol.get("/api/jobs/").status_code == 403  # the validators still apply
+    done = carol.post("/accounts/password_change/", {"old_password": made["initial_password"],
+                                                     "new_password1": "a long phrase of carol's own",
+                                                     "new_password2": "a long phrase of carol's own"})
+    assert done.status_code == 302 and carol.get("/api/jobs/").status_code == 200
+    again = Client()
+    assert again.post("/accounts/login/", {"username": "carol", "password": "a long phrase of carol's own"}).status_code == 302
+    assert again.get("/api/jobs/").status_code == 200 and again.get("/").status_code == 200
+
+
+def test_an_invited_user_and_the_admin_themselves_are_not_held(staff):
+    from jobs.passwords import PasswordChangeRequired
+
+    staff.post("/api/users/", {"username": "dave", "invite": True}, format="json")
+    staff.post("/api/users/", {"username": "erin"}, format="json")
+    assert list(PasswordChangeRequired.objects.values_list("user__username", flat=True)) == ["erin"]
+    boss = Client()
+    assert boss.login(username="boss", password="pw")
+    assert boss.get("/api/jobs/").status_code == 200

@@ -88,8 +88,16 @@ def test_staff_add_a_user_who_logs_in_and_is_then_deactivated(new_page, browser,
         carol.get_by_label("Username").fill("carol")
         carol.get_by_label("Password").fill(password)
         carol.get_by_role("button", name="Log in").click()
+        # the password boss saw is for this login only: she chooses her own before anything else
+        carol.wait_for_url("**/accounts/password_change/**")
+        expect(carol.get_by_role("heading", name="Choose your password")).to_be_visible()
+        carol.get_by_label("Current password").fill(password)
+        carol.get_by_label("New password").fill("a long phrase of carol's own")
+        carol.get_by_label("Repeat it").fill("a long phrase of carol's own")
+        carol.get_by_role("button", name="Set password").click()
         carol.wait_for_url(f"{live_server_url}/")
         expect(carol.locator(".who")).to_contain_text("carol")
+        assert get_user_model().objects.get(username="carol").check_password("a long phrase of carol's own")
 
         page.get_by_role("button", name="Deactivate carol").click()
         page.get_by_role("button", name="Yes, deactivate").click()

@@ -273,12 +273,27 @@ def test_a_job_no_worker_listens_for_says_why_it_waits(new_page, user):
     expect(page.get_by_role("button", name="Cancel")).to_be_visible()
 
 
+def test_the_job_page_shows_the_devices_each_node_got(new_page, user):
+    from django.utils import timezone
+
+    job = Job.objects.create(owner=user, kind="train", params={"nodes": 2}, queue="tpu", devices=2, status="running",
+                             attempts=1, worker="a@h", admitted_at=timezone.now(), reserved_workers=["a@h", "b@h"],
+                             assigned_devices={"a@h": [2, 3], "b@h": [0, 1]})
+    page = new_page(user)
+    page.goto(f"/jobs/{job.id}/")
+    expect(page.locator("#devices")).to_have_text("2 per node: 2, 3 on a@h; 0, 1 on b@h")
+    one = Job.objects.create(owner=user, kind="sample", params={}, queue="tpu", devices=2)  # waiting: none yet
+    page.goto(f"/jobs/{one.id}/")
+    expect(page.locator("#waiting")).to_have_text("waiting: no worker on queue tpu")  # the answer was rendered
+    expect(page.locator("#devices")).to_have_text("2")
+
+
 def test_pages_fit_a_narrow_screen(new_page, user):
     done = Job.objects.create(owner=user, kind="sample", status="succeeded", progress=1.0,
                               params={"nfe": 5, "model": {"type": "gmm", "means": [[0.0, 1.0]] * 8}},
                               result={"exact_rmse": 0.01, "grid_times": [1.0 - i / 20 for i in range(21)]})
     page = new_page(user, viewport={"width": 390, "height": 844})
-    for url in ["/", "/jobs/new/?kind=sample", f"/jobs/{done.id}/", "/workers/", "/compare/"]:
+    for url in ["/", "/jobs/new/?kind=sample", f"/jobs/{done.id}/", "/workers/", "/queue/", "/compare/"]:
         page.goto(url)
         page.wait_for_load_state("networkidle")
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, url

@@ -7,6 +7,7 @@ import subprocess
 import httpx
 import pytest
 
+from jobs.models import Job
 from labclient import Lab
 
 from .conftest import GMM, lab_cmd, run_lab
@@ -128,3 +129,25 @@ def test_login_with_a_password_creates_a_named_token(live_server_url, user, monk
     token = ApiToken.objects.get(user=user)
     assert token.scope == "write" and token.name.startswith("lab cli on ")
     assert Lab(saved["url"], saved["token"]).jobs() == []
+
+
+def test_submit_asking_more_devices_than_any_worker_has_is_a_400_naming_devices(celery_worker, live_server_url, token):
+    from labclient.errors import ApiError
+
+    with pytest.raises(ApiError) as err:
+        Lab(live_server_url, token).submit("sample", SMALL, devices=1024)
+    assert err.value.status == 400 and list(err.value.body) == ["devices"], err.value.body
+
+
+def test_lab_submit_passes_priority_queue_and_devices(celery_worker, live_server_url, lab_env, tmp_path):
+    params = tmp_path / "p.json"
+    params.write_text(json.dumps(SMALL))
+    env = lab_env(live_server_url)
+    r = run_lab(env, "submit", "sample", "--params", str(params), "--devices", "1024")
+    assert r.returncode != 0 and "devices" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    r = run_lab(env, "submit", "sample", "--params", str(params), "--queue", "no such pool!")
+    assert r.returncode != 0 and "queue" in r.stderr, r.stderr
+    r = run_lab(env, "submit", "sample", "--params", str(params), "--priority", "low", "--json")
+    assert r.returncode == 0, r.stderr
+    job = Job.objects.get(pk=json.loads(r.stdout)["id"])
+    assert job.priority == "low"

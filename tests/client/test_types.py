@@ -3,7 +3,7 @@ from dataclasses import fields
 
 import pytest
 
-from labclient import Artifact, JobData
+from labclient import Artifact, JobData, SweepData
 
 
 @pytest.fixture(scope="module")
@@ -13,6 +13,6 @@ def components():
     return SchemaGenerator().get_schema(request=None, public=True)["components"]["schemas"]
 
 
-@pytest.mark.parametrize("cls, name", [(JobData, "Job"), (Artifact, "Artifact")])
+@pytest.mark.parametrize("cls, name", [(JobData, "Job"), (Artifact, "Artifact"), (SweepData, "Sweep")])
 def test_dataclass_fields_are_the_schemas_properties(components, cls, name):
     assert [f.name for f in fields(cls)] == list(components[name]["properties"]), name

@@ -72,3 +72,24 @@ def test_a_project_is_made_from_the_projects_page(alice, user):
     assert made.role == "admin" and r["Location"] == f"/projects/{made.project_id}/"
     r = alice.post("/projects/", {"name": ""}, follow=True)
     assert "a project needs a name" in r.content.decode()
+
+
+def test_an_admin_turns_preemption_off_and_on_from_the_project_page_and_a_viewer_cannot(alice, client, user,
+                                                                                       other_user):
+    from jobs.projects import Project
+
+    team = membership.create_project(user, "team")
+    assert Project.objects.get(pk=team.pk).preemptible  # the default: docs/scheduling.md
+    html = alice.get(f"/projects/{team.pk}/").content.decode()
+    assert 'id="preemptible"' in html and 'id="usage-preemptible">yes<' in html
+    # an unticked box sends only the hidden 0
+    r = alice.post(f"/projects/{team.pk}/members/", {"preemptible": "0"}, follow=True)
+    assert not Project.objects.get(pk=team.pk).preemptible
+    assert "no longer stop" in r.content.decode() and 'id="usage-preemptible">no<' in r.content.decode()
+    alice.post(f"/projects/{team.pk}/members/", {"preemptible": ["0", "1"]})
+    assert Project.objects.get(pk=team.pk).preemptible
+    Membership.objects.create(project=team, user=other_user, role="viewer")
+    client.force_login(other_user)
+    assert 'id="preemptible"' not in client.get(f"/projects/{team.pk}/").content.decode()
+    client.post(f"/projects/{team.pk}/members/", {"preemptible": "0"})
+    assert Project.objects.get(pk=team.pk).preemptible

@@ -37,7 +37,7 @@ def test_pretrain_oracles_finetune_and_sample_are_linked_jobs(celery_worker, api
 
     # the fine-tuned model is a masked-diffusion model that `sample` can use
     sample = succeeded(submit(api, "sample", {"model": {"artifact": model_id(ft.pk)}, "nfe": 8, "n_samples": 8}))
-    tokens = np.load(Artifact.objects.get(job_id=sample.pk, name="samples.npy").file.path)
+    tokens = np.load(Artifact.objects.get(job_id=sample.pk, name="samples.npy").file.open("rb"))
     assert tokens.shape == (8, 32) and tokens.min() >= 0 and tokens.max() <= 3
     assert Job.objects.get(pk=sample.pk).input_artifacts.get().job_id == ft.pk
 

@@ -13,6 +13,7 @@ def model_of(job_id):
     return Artifact.objects.get(job_id=job_id, kind="model")
 
 
+@pytest.mark.stores
 def test_a_trained_flow_is_reflowed_sampled_and_quantized(celery_worker, api):
     small = {"data": {"type": "moons"}, "steps": 150, "batch_size": 128, "width": 64, "depth": 2,
              "eval_every": 150, "checkpoint_every": 150, "eval_samples": 256, "ref_nfe": 50}
@@ -31,7 +32,7 @@ def test_a_trained_flow_is_reflowed_sampled_and_quantized(celery_worker, api):
         assert list(job.input_artifacts.values_list("id", flat=True)) == [model.pk]
     assert set(Job.objects.filter(input_artifacts__job=flow).values_list("id", flat=True)) == {reflow, sample, quant}
 
-    samples = np.load(Artifact.objects.get(job_id=sample, name="samples.npy").file.path)
+    samples = np.load(Artifact.objects.get(job_id=sample, name="samples.npy").file.open("rb"))
     # two moons live in about [-1.5, 2.5] x [-1, 1.5]: a model that learned nothing would not
     assert samples.shape == (500, 2) and np.all(np.abs(samples.mean(0)) < 1.5)
     assert Job.objects.get(pk=sample).result["nfe_used"] == 8

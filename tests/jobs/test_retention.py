@@ -24,7 +24,8 @@ from ml import checkpoint
 from tests.api.test_delete import TRAIN
 from tests.helpers import submit, succeeded
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# the collector of MEDIA_ROOT; the object store's is tests/storage/test_store_lifecycle.py
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.filesystem]
 
 
 def lab_gc(*args) -> str:

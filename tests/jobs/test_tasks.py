@@ -41,6 +41,20 @@ def test_a_redelivered_job_of_a_lost_worker_is_resumed_and_says_so(make_job):
     assert again.attempts == 2 and again.worker == "w2"
     logs = list(JobEvent.objects.filter(job=job, type="log").values_list("data__text", flat=True))
     assert any("attempt 2" in t for t in logs)
+    # claimed before the reaper requeued it: the history the reaper would have written
+    assert logs[0].startswith("worker w1 stopped beating (36") and logs[0].endswith(
+        f"s without a heartbeat); requeued for attempt 2 of {job.max_attempts}")
+    statuses = list(JobEvent.objects.filter(job=job, type="status").order_by("seq").values_list("data__status", flat=True))
+    assert statuses == ["queued", "running", "queued", "running"]
+
+
+def test_a_job_whose_pool_process_died_under_a_live_worker_goes_on_running(make_job):
+    job = make_job()
+    _claim(job.pk, "w1")
+    again = _claim(job.pk, "w1")  # the worker's main process redelivers at once; its heartbeat is fresh
+    assert again.attempts == 2
+    statuses = list(JobEvent.objects.filter(job=job, type="status").order_by("seq").values_list("data__status", flat=True))
+    assert statuses == ["queued", "running", "running"]
 
 
 def test_past_max_attempts_the_job_fails_with_the_reason(make_job):

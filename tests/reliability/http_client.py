@@ -1,11 +1,23 @@
 """What a fault test does with a lab: submit over REST, follow events over the websocket, check history."""
 from __future__ import annotations
 
+import time
+
 import httpx
 
 from tests.helpers import ws_connect, ws_read
 
 TERMINAL = ("succeeded", "failed", "cancelled")
+
+
+def workers_until(lab, ok, what: str, timeout: float = 60.0) -> list[dict]:
+    """GET /api/workers/ (the presence records the scheduler reads) until `ok(rows)`: a worker's first beat
+    follows its "ready" line, and a killed one's record outlives it by LAB_WORKER_STALE_SECONDS."""
+    deadline = time.monotonic() + timeout
+    with client(lab) as http:
+        while not ok(rows := http.get("/api/workers/").json()):
+            assert time.monotonic() < deadline, f"{what}: not within {timeout} s; workers {rows}"
+    return rows
 
 
 def client(lab, user="alice") -> httpx.Client:

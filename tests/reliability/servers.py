@@ -150,8 +150,9 @@ class FaultLab:
         self.web, self.web_out, self.url = start_web(extra_env=self.env)
         self.workers: dict[str, tuple] = {}
 
-    def start_worker(self, name: str, queues: str = "gpu,cpu", **knobs):
-        proc, out = start_worker(name, queues, extra_env={**self.env, **{k: str(v) for k, v in knobs.items()}})
+    def start_worker(self, name: str, queues: str = "gpu,cpu", concurrency: int = 1, **knobs):
+        proc, out = start_worker(name, queues, extra_env={**self.env, **{k: str(v) for k, v in knobs.items()}},
+                                 concurrency=concurrency)
         self.workers[name] = (proc, out, set(queues.split(",")))
         return proc, out
 

@@ -4,6 +4,7 @@ outage, so the reaper (on in this lab: 10 s without heartbeat) never sees them."
 import re
 from datetime import datetime
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -20,6 +21,7 @@ def _seconds(job, start, end):
     return (datetime.fromisoformat(job[end]) - datetime.fromisoformat(job[start])).total_seconds()
 
 
+@pytest.mark.filesystem  # reads the checkpoint from the worker's folder
 def test_a_diverging_training_fails_on_attempt_1_naming_the_step_and_keeps_a_finite_checkpoint(lab):
     lab.worker_for("gpu")
     job_id = submit(lab, DIVERGING, kind="train")

@@ -32,6 +32,8 @@ def own_workers(lab):
     lab.stop_all_workers()
 
 
+# reads the job's folder; with a store each attempt uploads under its own key (jobs/transfer.py)
+@pytest.mark.filesystem
 def test_a_paused_attempt_is_fenced_out_and_writes_nothing_after_another_took_the_job(own_workers):
     lab = own_workers
     knobs = {"LAB_WORKER_STALE_SECONDS": STALE_SECONDS}

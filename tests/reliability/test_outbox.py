@@ -1,6 +1,7 @@
 """The outbox: a job stored while its message cannot reach a worker (the broker down at submit, the
 database down when the message arrives) still runs, once, with nobody touching it."""
-from tests.reliability.http_client import assert_whole_history, client, follow, is_terminal, stored_events, submit
+from tests.reliability.http_client import (assert_whole_history, client, follow, is_terminal, stored_events, submit,
+                                           workers_until)
 
 QUICK = {"sampler": "ddim", "nfe": 5, "n_samples": 100, "exact_subset": 0, "seed": 5}
 
@@ -28,7 +29,12 @@ def test_a_job_posted_while_the_broker_is_down_runs_once_the_broker_is_back(lab)
 
 def test_a_message_that_arrives_while_the_database_is_down_still_runs_its_job_once(lab):
     lab.stop_all_workers()
-    job_id = submit(lab, QUICK)  # queued; its message waits in the broker for a worker
+    # a worker killed at once keeps its presence record for LAB_WORKER_STALE_SECONDS: the scheduler
+    # admits the job into its slot (jobs/scheduler.py), and the message waits in the broker for a worker
+    doomed = lab.worker_for("gpu")
+    workers_until(lab, lambda rows: any(w["name"].startswith(f"{doomed}@") for w in rows), f"{doomed} announced")
+    lab.kill_worker(doomed)
+    job_id = submit(lab, QUICK)
     lab.pg.kill()
     try:
         _, out = lab.start_worker("db-down")  # takes the message at once, and cannot claim the job

@@ -1,6 +1,7 @@
 """Two workers on different queues: jobs route by kind and `device`; a job whose queue has no
 worker says so and starts when one appears; a queued job cancelled meanwhile never runs."""
-from tests.reliability.http_client import assert_whole_history, client, follow, is_terminal, stored_events, submit
+from tests.reliability.http_client import (assert_whole_history, client, follow, is_terminal, stored_events, submit,
+                                           workers_until)
 
 QUICK = {"sampler": "ddim", "nfe": 5, "n_samples": 100, "exact_subset": 0}
 
@@ -8,6 +9,8 @@ QUICK = {"sampler": "ddim", "nfe": 5, "n_samples": 100, "exact_subset": 0}
 def test_routing_waiting_reason_and_cancel_of_a_queued_job(lab):
     http = client(lab)
     lab.stop_all_workers()  # only the two this test starts
+    # and none an earlier test killed: its record says "gpu" until it is stale
+    workers_until(lab, lambda rows: not any("gpu" in w["queues"] for w in rows), "no worker on gpu")
     lab.start_worker("cpu1", queues="cpu")
     on_cpu = submit(lab, {**QUICK, "device": "cpu"})
     never = submit(lab, QUICK)  # device "auto": the gpu queue, which nobody serves yet

@@ -20,7 +20,9 @@ def make_job(user):
     another test started cannot run them under our feet."""
 
     def make():
-        job = Job.objects.create(owner=user, kind="sample", params={}, queue="unserved-reaper-test")
+        # admitted by the scheduler (jobs/scheduler.py): only those have a message the broker may lose
+        job = Job.objects.create(owner=user, kind="sample", params={}, queue="unserved-reaper-test",
+                                 admitted_at=timezone.now())
         append_events(job.pk, [("status", {"status": "queued"})])
         return job
 
@@ -109,4 +111,15 @@ def test_a_requeued_job_counts_as_unsent_until_its_message_is_confirmed(make_job
     pk = running(make_job())
     Job.objects.filter(pk=pk).update(sent_at=Now())
     assert reaper.reap_stale() == [(pk, "queued")]
-    assert Job.objects.get(pk=pk).sent_at is not None  # cleared by the requeue, set again once sent
+    # cleared by the requeue: the job waits for admission again, and no worker serves its queue
+    job = Job.objects.get(pk=pk)
+    assert job.sent_at is None and job.admitted_at is None
+    assert reaper.sweep() == []  # nothing admitted is unconfirmed: the scheduler sends it when a slot is free
+
+
+def test_jobs_the_scheduler_has_not_admitted_are_not_sent_by_the_outbox(make_job):
+    workers.client().delete(reaper._marker_key())
+    waiting = make_job()
+    Job.objects.filter(pk=waiting.pk).update(admitted_at=None)
+    admitted = make_job()
+    assert reaper.resend_if_broker_lost() == [admitted.pk]

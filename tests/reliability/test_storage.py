@@ -6,6 +6,7 @@ import uuid
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from tests.reliability.http_client import (assert_whole_history, client, follow, is_progress, is_terminal,
                                          stored_events, submit)
@@ -29,6 +30,7 @@ def logs(events):
     return [e["data"]["text"] for e in events if e["type"] == "log"]
 
 
+@pytest.mark.filesystem  # counts MEDIA_ROOT's folders; with a store a worker keeps none once a job ends
 def test_a_reset_database_never_resumes_an_old_jobs_folder(lab):
     lab.worker_for("gpu")
     reset_jobs(lab)
@@ -50,6 +52,7 @@ def test_a_reset_database_never_resumes_an_old_jobs_folder(lab):
     assert {p.name for p in (lab.media / "jobs").iterdir()} - old_folders  # a folder of its own
 
 
+@pytest.mark.filesystem  # it checks the folder set aside in MEDIA_ROOT, which workers on a store do not share
 def test_a_folder_written_for_other_params_is_not_resumed(lab):
     lab.stop_all_workers()
     worker = lab.worker_for("gpu")
@@ -73,6 +76,7 @@ def test_a_folder_written_for_other_params_is_not_resumed(lab):
     assert len(aside) == 1 and any((aside[0] / "attempt-1" / "checkpoint").iterdir())  # set aside, not destroyed
 
 
+@pytest.mark.filesystem  # the store's sweep: tests/storage/test_store_lifecycle.py
 def test_the_workers_sweep_removes_orphaned_folders(lab):
     orphan = Path(lab.media) / "jobs" / str(uuid.uuid4())
     (orphan / "checkpoint").mkdir(parents=True)

@@ -1,14 +1,12 @@
 """Isolation between users: another user's ids answer 404 everywhere, no login answers 401/403."""
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from rest_framework.test import APIClient
 from websockets.exceptions import ConnectionClosed
 
 from jobs.services import create_job
-from jobs.models import Artifact, Job
-from tests.helpers import wait_for_status, ws_connect
+from jobs.models import Job
+from tests.helpers import store_artifact, wait_for_status, ws_connect
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,12 +17,7 @@ def alices(user):
     job = create_job(user, "sample", {"nfe": 5, "n_samples": 10}, "mine", [], send=False)
     job.status = "succeeded"
     job.save(update_fields=["status"])
-    folder = Path(settings.MEDIA_ROOT) / "jobs" / str(job.pk)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "model.safetensors").write_bytes(b"secret weights")
-    art = Artifact.objects.create(job=job, name="model.safetensors", kind="model", file=f"jobs/{job.pk}/model.safetensors",
-                                  size=14, sha256="0" * 64)
-    return job, art
+    return job, store_artifact(job, "model.safetensors", "model", b"secret weights")
 
 
 def endpoints(job_id, art_id):

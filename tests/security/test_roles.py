@@ -7,13 +7,10 @@ and change any job; the rest get 404 (401 without login)."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -23,7 +20,7 @@ from jobs import membership
 from jobs.models import Artifact, Job
 from jobs.projects import Membership, personal_project
 from jobs.services import cancel_job, create_job
-from tests.helpers import wait_for_status, ws_connect
+from tests.helpers import store_artifact, wait_for_status, ws_connect
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -61,13 +58,9 @@ class Team:
     def job_with_model(self, owner, model_folder) -> Job:
         job = create_job(owner, "train", {}, "trained", [], send=False, project=self.project)
         Job.objects.filter(pk=job.pk).update(status="succeeded")
-        folder = Path(settings.MEDIA_ROOT) / "jobs" / str(job.storage_key)
-        folder.mkdir(parents=True, exist_ok=True)
-        for name in ("model.safetensors", "model.json"):
-            shutil.copy(model_folder / name, folder / name)
-            Artifact.objects.create(job=job, name=name, kind="model" if name.endswith("safetensors") else "json",
-                                    file=f"jobs/{job.storage_key}/{name}", size=(folder / name).stat().st_size,
-                                    sha256="0" * 64)
+        for name in ("model.safetensors", "model.json"):  # where the lab keeps files: MEDIA_ROOT or the store
+            store_artifact(job, name, "model" if name.endswith("safetensors") else "config",
+                           (model_folder / name).read_bytes())
         job.refresh_from_db()
         return job
 

@@ -214,6 +214,21 @@ def test_ctrl_c_in_a_terminal_ends_make_run_with_status_0(lab_dir):
     assert port_is_free(port)
 
 
+def test_make_run_on_a_port_in_use_says_so_and_starts_nothing(lab_dir):
+    """A second `make run`, or another server on 8000: one sentence naming the port and LAB_PORT, exit 1,
+    before the migrations, the URL or a worker."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "webapp.lab", "run"], cwd=ROOT, capture_output=True, text=True,
+                              env=users_env(lab_dir, LAB_PORT=str(port)), timeout=300)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"lab: cannot serve on 127.0.0.1:{port}" in done.stderr and "LAB_PORT=" in done.stderr, done.stderr
+    assert "http://" not in done.stdout and "celery" not in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr and "Running migrations" not in done.stdout
+
+
 def test_exec_and_manage_py_beside_a_running_lab_use_its_servers_and_leave_them_up(lab_dir, start_lab):
     lab = start_lab()
     urls = {name: e["url"] for name, e in state(lab_dir).items()}

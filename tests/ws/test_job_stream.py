@@ -146,3 +146,31 @@ def test_a_knox_token_opens_the_socket_until_its_user_is_deactivated_or_it_is_re
     user.save()
     made.delete()
     assert refused() == 4401
+
+
+def test_queue_positions_reach_only_the_sockets_that_ask_for_them(live_server_url, token, user):
+    """`/ws/jobs/?queue=1` gets the scheduler's positions; plain `/ws/jobs/` keeps its contract (every
+    event names its job). The queue is served by a worker record only this test writes."""
+    from django.utils import timezone
+
+    from jobs import scheduler, workers
+    from jobs.models import Job
+
+    workers.beat("ws-queue@test", ["ws-queue-test"], "CPU", concurrency=1)
+    try:
+        busy = Job.objects.create(owner=user, kind="sample", status="running", worker="ws-queue@test",
+                                  queue="ws-queue-test", admitted_at=timezone.now())
+        first, second = (Job.objects.create(owner=user, kind="sample", queue="ws-queue-test") for _ in range(2))
+        with ws_connect(live_server_url, "/ws/jobs/?queue=1", token=token) as asked, \
+                ws_connect(live_server_url, "/ws/jobs/", token=token) as plain:
+            Job.objects.filter(pk=busy.pk).update(status="succeeded")
+            assert scheduler.schedule() == [first.pk]
+            event = ws_read(asked)
+            assert event["type"] == "queue" and event["project"] == first.project_id
+            assert event["data"]["jobs"] == {
+                str(first.pk): {"queue_position": None, "waiting_reason": None},
+                str(second.pk): {"queue_position": 1, "waiting_reason": "waiting for a worker on queue ws-queue-test"}}
+            with pytest.raises(TimeoutError):
+                plain.recv(timeout=1.0)
+    finally:
+        workers.forget("ws-queue@test")
