@@ -9,6 +9,9 @@
   clients run in processes of their own (bench/ws_watch.py), 25 to an event loop.
 - scale: 10,000 jobs and 1,000,000 events loaded with INSERT ... SELECT; time and query count
   of the jobs list, a job, and a page of events.
+- team: the jobs list and project list of a project with 10,000 jobs and 20 members, seen by one
+  member, against the same pages of one user's personal project of 10,000 jobs (the single-user
+  figure), measured in turns in the same process; goal: within 1.2x.
 
 `LAB_BENCH_SMALL=1` runs a smaller version (40 jobs, 20 clients, 100,000 events) for a quick check.
 The clients, the producer and the servers share this machine's cores, so latencies are upper bounds.
@@ -21,7 +24,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from bench.common import BenchDatabase, django_setup, pct, save, table
+from bench.common import RESULTS, BenchDatabase, django_setup, pct, save, table
 
 SMALL = os.environ.get("LAB_BENCH_SMALL") == "1"
 USERS, JOBS = (4, 40) if SMALL else (10, 200)
@@ -29,12 +32,17 @@ CLIENTS, RATE, SECONDS = (20, 200, 2.0) if SMALL else (100, 200, 5.0)
 WATCH_PROCS = 4  # the clients' processes, as several browsers would be
 SCALE = (10_000, 100_000, 50_000) if SMALL else (10_000, 1_000_000, 200_000)
 TERMINAL = ("succeeded", "failed", "cancelled")
+TEAM_JOBS, TEAM_MEMBERS, TEAM_REPEATS = 10_000, 20, 40
 
 
-def main():
+def main(argv=None):
+    """`python -m bench.bench_load team` measures only the team pages and updates them in load.json."""
     django_setup()
     with BenchDatabase():
-        run()
+        if argv and list(argv) == ["team"]:
+            update_team()
+        else:
+            run()
 
 
 def run():
@@ -54,6 +62,7 @@ def run():
         for w in workers:
             stop(w)
     scale = bench_scale()
+    team = bench_team()
     rows = [
         {"measure": f"{JOBS} jobs, {USERS} users, 2 workers: jobs/s", "value": jobs["jobs_per_s"],
          "p50": jobs["submit_to_end_ms"]["p50"], "p99": jobs["submit_to_end_ms"]["p99"],
@@ -62,9 +71,10 @@ def run():
           "p50": f["latency_ms"]["p50"], "p99": f["latency_ms"]["p99"],
           "check": f"{f['complete_in_order']}/{CLIENTS} clients got all in order, {f['frames_per_client']:.0f} frames"}
          for how, f in (("batched", fanout), ("one event a frame", unbatched))] + [{"measure": f"{name} ({SCALE[0]} jobs, {SCALE[1]} events): ms", "value": r["queries"],
-          "p50": r["p50"], "p99": r["p99"], "check": "value = SQL queries"} for name, r in scale.items()]
+          "p50": r["p50"], "p99": r["p99"], "check": "value = SQL queries"} for name, r in scale.items()] + team_rows(team)
     print(table(rows, ["measure", "value", "p50", "p99", "check"]))
-    save("load", {"small": SMALL, "jobs": jobs, "fanout": fanout, "fanout_unbatched": unbatched, "scale": scale, "rows": rows})
+    save("load", {"small": SMALL, "jobs": jobs, "fanout": fanout, "fanout_unbatched": unbatched, "scale": scale, "team": team,
+                  "rows": rows})
 
 
 def _users(n):
@@ -214,5 +224,93 @@ def bench_scale():
     return out
 
 
+def team_rows(team: dict) -> list[dict]:
+    return [{"measure": f"{name}, {TEAM_JOBS} jobs, {TEAM_MEMBERS} members: ms", "value": r["queries"],
+             "p50": r["p50"], "p99": r["p99"],
+             "check": f"{r['ratio']:.2f}x one user's p50 (goal <= 1.2: {'met' if r['ratio'] <= 1.2 else 'NOT met'})"}
+            for name, r in team.items()]
+
+
+def update_team():
+    path = RESULTS / "load.json"
+    old = json.loads(path.read_text()) if path.exists() else {"rows": []}
+    team = bench_team()
+    rows = [r for r in old.get("rows", []) if not r["measure"].endswith(f"{TEAM_MEMBERS} members: ms")] + team_rows(team)
+    print(table(team_rows(team), ["measure", "value", "p50", "p99", "check"]))
+    old.pop("machine", None)
+    save("load", {**old, "team": team, "rows": rows})
+
+
+def _load_project_jobs(project, owners, n):
+    """n finished and active jobs in `project`, owned in turn by `owners`, newest first by id."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "INSERT INTO jobs_job (owner_id, project_id, name, kind, params, status, progress, error, attempts, max_attempts,"
+            " queue, worker, cancel_requested, last_seq, created_at) SELECT (%s::int[])[1 + i %% %s], %s, '',"
+            " CASE WHEN i %% 3 = 0 THEN 'train' ELSE 'sample' END, '{}', (ARRAY['queued','running','succeeded',"
+            "'failed','cancelled'])[1 + i %% 5], 0, '', 1, 3, 'gpu', '', false, 0, now() - make_interval(secs => i)"
+            " FROM generate_series(1, %s) AS i", [[u.pk for u in owners], len(owners), project.pk, n])
+
+
+def bench_team():
+    """One user's 10,000-job personal project against a 20-member project of 10,000 jobs (its members'
+    jobs in turn), each member also holding a personal project: the pages a member opens, timed in
+    alternation so drift on a shared machine falls on both alike."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
+
+    from jobs.membership import create_project
+    from jobs.projects import Membership, personal_project
+
+    users = get_user_model().objects
+    solo = users.create_user("solo", password="pw")
+    members = [users.create_user(f"team{i}", password="pw") for i in range(TEAM_MEMBERS)]
+    team = create_project(members[0], "team")
+    Membership.objects.bulk_create([Membership(project=team, user=u, role=Membership.Role.MEMBER) for u in members[1:]])
+    _load_project_jobs(personal_project(solo), [solo], TEAM_JOBS)
+    _load_project_jobs(team, members, TEAM_JOBS)
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE jobs_job; ANALYZE jobs_membership; ANALYZE jobs_project")
+    viewer = members[TEAM_MEMBERS // 2]
+    personal_project(viewer)
+    clients = {}
+    for who in (solo, viewer):
+        clients[who.pk] = Client()
+        clients[who.pk].force_login(who)
+    pages = {"jobs list": lambda u, p: f"/api/jobs/?project={p}", "project list": lambda u, p: "/api/projects/"}
+    cases = {"solo": (solo, personal_project(solo).pk), "team": (viewer, team.pk)}
+    out = {}
+    for name, path_of in pages.items():
+        times, queries = {"solo": [], "team": []}, {}
+        for case, (who, project) in cases.items():
+            count = [0]
+
+            def counting(execute, sql, params, many, context):
+                count[0] += 1
+                return execute(sql, params, many, context)
+
+            with connection.execute_wrapper(counting):
+                answer = clients[who.pk].get(path_of(who, project))
+            assert answer.status_code == 200, answer.content[:300]
+            if name == "jobs list":
+                assert answer.json()["count"] == TEAM_JOBS, answer.json()["count"]
+            queries[case] = count[0]
+        for _ in range(TEAM_REPEATS):
+            for case, (who, project) in cases.items():
+                t = time.perf_counter()
+                clients[who.pk].get(path_of(who, project))
+                times[case].append((time.perf_counter() - t) * 1000)
+        solo_p50, team_p50 = pct(times["solo"], 50), pct(times["team"], 50)
+        out[name] = {"queries": queries["team"], "queries_single_user": queries["solo"], "p50": team_p50,
+                     "p99": pct(times["team"], 99), "single_user_p50": solo_p50,
+                     "single_user_p99": pct(times["solo"], 99), "ratio": team_p50 / solo_p50}
+    return out
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(sys.argv[1:])

@@ -1,6 +1,7 @@
 """Quantization benchmark: methods x bits x group size on the char-level transformer (docs/benchmarks.md).
 
     python bench/bench_quantize.py [--quick] [--threads N]
+    python -m bench.bench_quantize gpt2      # only the tiny GPT-2 rows
 
 Every row runs the real job (`ml.quantize.run`) on the builtin full char transformer (0.43 M params, trained
 once in-process and cached) and reports validation perplexity, mean per-layer relative output error, packed
@@ -91,7 +92,51 @@ def _save_partial(rows, args):
     (RESULTS / "quantize.partial.json").write_text(json.dumps({"size": args.size, "rows": rows}, indent=1))
 
 
+GPT2_SEEDS = (0, 1, 2)
+
+
+def tiny_gpt2_rows(tmp) -> dict:
+    """A user's transformers LM (ml/quantize/tiny_lm.py, block by block from its files): perplexity per method
+    at W2/W3 per channel, for the model trained from each of GPT2_SEEDS (whether a gap between methods is more
+    than the spread between trainings), and each method's time as a ratio to RTN's in this process."""
+    from ml.quantize.tiny_lm import tiny_gpt2
+
+    rows = []
+    for seed in GPT2_SEEDS:
+        folder, text = tiny_gpt2(Path(tmp) / "tiny_gpt2", seed)
+        for bits in (3, 2):
+            for method in METHODS:
+                params = {"model": {"path": str(folder)}, "calibration": {"path": str(text)}, "method": method,
+                          "bits": bits, "group_size": -1, "n_calibration": 32, "seq_len": 64}
+                r = run(params, PrintReporter(Path(tmp) / f"gpt2-{seed}-{method}-{bits}",
+                                              stream=open(os.devnull, "w"), quiet_progress=True))
+                rows.append({"seed": seed, "method": method, "bits": bits, "group_size": -1,
+                             "perplexity": r["metric_after"], "fp32_perplexity": r["metric_before"],
+                             "mean_layer_error": r["mean_layer_error"], "seconds": r["seconds"]})
+    for row in rows:
+        rtn = next(r for r in rows if r["method"] == "rtn" and r["bits"] == row["bits"] and r["seed"] == row["seed"])
+        row["time_vs_rtn"] = row["seconds"] / max(rtn["seconds"], 1e-9)
+        print(f"tiny GPT-2 seed {row['seed']} W{row['bits']} {row['method']:<10} ppl {row['perplexity']:.3f} "
+              f"(fp32 {row['fp32_perplexity']:.3f})  layer error {row['mean_layer_error']:.4f}  "
+              f"time x{row['time_vs_rtn']:.1f} RTN", flush=True)
+    return {"model": "tiny GPT-2 (2 blocks, d 64, BPE 512, pydoc text)", "seeds": list(GPT2_SEEDS), "rows": rows}
+
+
+def update_gpt2() -> dict:
+    """`python -m bench.bench_quantize gpt2`: rerun only the tiny GPT-2 part into bench/results/quantize.json."""
+    path = RESULTS / "quantize.json"
+    result = json.loads(path.read_text())
+    with tempfile.TemporaryDirectory() as tmp:
+        result["tiny_gpt2"] = tiny_gpt2_rows(tmp)
+    path.write_text(json.dumps(result, indent=2))
+    return result
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["gpt2"]:
+        torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
+        return update_gpt2()
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="g32 and per-channel only")
     ap.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", "2")))
@@ -150,7 +195,10 @@ def main(argv=None):
         print(f"goal {k}: {'met' if v else 'NOT met'}")
     result = {"model": {"name": "char_transformer", "size": args.size, "fp32_perplexity": fp_ppl,
                         "params": sum(p.numel() for p in task.model.parameters())},
-              "threads": args.threads, "rows": rows, "goals": goals, "seconds": time.perf_counter() - t0}
+              "threads": args.threads, "rows": rows, "goals": goals}
+    with tempfile.TemporaryDirectory() as tmp:
+        result["tiny_gpt2"] = tiny_gpt2_rows(tmp)
+    result["seconds"] = time.perf_counter() - t0
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "quantize.json").write_text(json.dumps(result, indent=2))
     (RESULTS / "quantize.partial.json").unlink(missing_ok=True)

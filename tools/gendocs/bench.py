@@ -63,6 +63,14 @@ def platform(d) -> str:
         f"{d['machine']['cpus']} CPUs; medians of {len(d['repeats'])} repeats.")
 
 
+def scheduler(d) -> str:
+    rows = [(r["measure"].strip(), *(f(r.get(q), 2) for q in ("p50", "p90", "p99")), r.get("goal") or "")
+            for r in d["rows"]]
+    return table(("measure", "p50", "p90", "p99", "goal"), rows) + (
+        f"\n\n{d['waiting']:,} waiting jobs of {d['users']} users, {d['runs']:,} past runs, {d['slots']} slots; "
+        f"{d['passes']} passes; {d['machine']['cpus']} CPUs.")
+
+
 def load(d) -> str:
     j, fan, scale = d["jobs"], d["fanout"], d["scale"]
     rows = [
@@ -74,7 +82,22 @@ def load(d) -> str:
     ]
     rows += [(name, f"p50 {m['p50']:.1f} ms, p99 {m['p99']:.1f} ms", f"{m['queries']} SQL queries")
              for name, m in scale.items()]
+    rows += [(f"{name}, a project of 10,000 jobs and 20 members", f"p50 {m['p50']:.1f} ms, p99 {m['p99']:.1f} ms",
+              f"{m['ratio']:.2f}x one user's 10,000-job project ({m['single_user_p50']:.1f} ms; goal <= 1.2)")
+             for name, m in d.get("team", {}).items()]
     return table(("measure", "time", "check"), rows)
+
+
+def storage(d) -> str:
+    rows = [(r["op"], r["size_mb"], f(r["lab_mb_s"], 1), f(r["boto3_mb_s"], 1), f(r["ratio"]), ">= 0.8")
+            for r in d["throughput"]]
+    c = d["cached_input"]
+    rows += [("cached input, first in a process", "–", f"p50 {c['new_process_p50_ms']:.2f} ms",
+              f"p99 {c['new_process_p99_ms']:.2f} ms", "–", "< 5 ms"),
+             ("cached input, again", "–", f"p50 {c['added_p50_ms']:.3f} ms", f"p99 {c['added_p99_ms']:.3f} ms",
+              "–", "< 5 ms")]
+    return table(("measure", "MB", "lab", "boto3", "ratio", "goal"), rows) + (
+        f"\n\nS3: {d['server']}; {d['machine']['cpus']} CPUs; best of {d['rounds']} alternating rounds.")
 
 
 def sample(d) -> str:
@@ -105,6 +128,15 @@ def sample_headline(d) -> str:
         ("diffusers' best", f(goals["diffusers_best_10_nfe_rmse"], 3)),
     ]) + (f"\n\nSolver overhead per step: median {goals['median_overhead_ratio']:.2f} x diffusers' "
           f"(max {goals['max_overhead_ratio']:.2f}).")
+
+
+def sample_unet(d) -> str:
+    rows = [(f"`{r['sampler']}`", f"`{r['diffusers']}`", str(r["steps"]), f"{r['ours_s'] * 1e3:.0f} ms",
+             f"{r['diffusers_s'] * 1e3:.0f} ms", f(r["ratio"]), f"{r['max_gap_rel']:.1e}") for r in d["rows"]]
+    shape = "x".join(str(v) for v in d["data_shape"])
+    return table(("ours", "diffusers", "steps", "ours, wall", "diffusers, wall", "ratio", "max gap / max abs x"),
+                 rows) + (f"\n\nTiny random UNet ({d['parameters']:,} parameters, {shape}), batch "
+                          f"{d['rows'][0]['batch']}, whole loop with the network, {d['threads']} thread.")
 
 
 def sample_flow(d) -> str:
@@ -165,6 +197,27 @@ def quantize(d, only=None) -> str:
         out.append(f"**{bits}-bit** (perplexity; fp32 {d['model']['fp32_perplexity']:.3f})\n\n"
                    + table(("method", *(f"g{gs}" if gs > 0 else "per channel" for gs in groups)), rows))
     return "\n\n".join(out)
+
+
+def quantize_gpt2(d) -> str:
+    """The tiny GPT-2 rows: per bits and method, the perplexity added to fp32's over the training seeds (mean,
+    range: the seeds' models differ in fp32 perplexity, so the cost is what compares), and the layer error."""
+    import statistics
+
+    g2 = d["tiny_gpt2"]
+    rows = []
+    for bits in sorted({r["bits"] for r in g2["rows"]}, reverse=True):
+        for m in dict.fromkeys(r["method"] for r in g2["rows"]):
+            rs = [r for r in g2["rows"] if r["bits"] == bits and r["method"] == m]
+            cost = [r["perplexity"] - r["fp32_perplexity"] for r in rs]
+            rows.append((f"W{bits}", f"`{m}`", f"+{statistics.mean(cost):.3f}", f"{min(cost):+.3f} to {max(cost):+.3f}",
+                         f(statistics.mean(r["mean_layer_error"] for r in rs), 4),
+                         f"x{statistics.median(r['time_vs_rtn'] for r in rs):.1f}"))
+    fp = sorted({round(r["fp32_perplexity"], 2) for r in g2["rows"]})
+    return table(("bits", "method", "perplexity over fp32", "range over seeds", "mean layer error",
+                  "time vs RTN (median)"), rows) + (
+        f"\n\n{g2['model']}, trained from seeds {', '.join(map(str, g2['seeds']))}: fp32 perplexity "
+        f"{', '.join(f'{v:.2f}' for v in fp)}.")
 
 
 def quantize_size(d) -> str:
@@ -244,11 +297,22 @@ def drakes_oracle_data(d) -> str:
                   "collapsed"), rows)
 
 
+def sweeps(d) -> str:
+    rows = [(r["measure"], f(r.get("p50"), 1), f(r.get("p90"), 1), f(r.get("p99"), 1), r.get("goal") or "")
+            for r in d["rows"]]
+    load = d.get("load_average")
+    return table(("measure", "p50", "p90", "p99", "goal"), rows) + (
+        f"\n\n{d['trials']} trials a sweep; {d['machine']['cpus']} CPUs"
+        + (f", load average {load[0]:.1f} while it ran." if load else "."))
+
+
 TABLES = {
-    "platform": platform, "load": load, "sample": sample, "sample.flow": sample_flow,
+    "sweeps": sweeps,
+    "platform": platform, "scheduler": scheduler, "load": load, "storage": storage, "sample": sample, "sample.flow": sample_flow,
     "train": train, "train.quality": train_quality, "train.vp": train_vp,
     "quantize": quantize, "quantize.size": quantize_size, "quantize.2bit": lambda d: quantize(d, only=[2]),
-    "sample.headline": sample_headline,
+    "quantize.gpt2": quantize_gpt2,
+    "sample.headline": sample_headline, "sample_unet": sample_unet,
     "drakes": drakes, "drakes_small": drakes_small, "drakes_small.others": drakes_small_others,
     "drakes_sweep": drakes_sweep, "drakes_frontier": drakes_frontier, "drakes_hacking": drakes_hacking,
     "drakes_oracle_data": drakes_oracle_data,
