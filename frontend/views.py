@@ -63,8 +63,6 @@ def jobs_list(request):
 def _with_waiting(jobs) -> None:
     """`job.waiting`: (queue_position, waiting_reason, no worker) of each queued job, as the API
     answers them (jobs.api.serializers.job_answer): one statement for the page, whatever its size."""
-    from django.conf import settings
-
     from jobs import scheduler
     from jobs.workers import live_queues, waiting_reason
 
@@ -74,10 +72,8 @@ def _with_waiting(jobs) -> None:
     ranks = scheduler.positions({j.queue for j in queued})
     live = live_queues()
     for job in queued:
-        position, why = ranks.get(job.pk, (None, None))
+        position, why = ranks.of(job.pk, job.queue) if job.admitted_at is None and not job.held else (None, None)
         no_worker = waiting_reason(job.queue, live)
-        if why is None and no_worker is None and job.admitted_at is None and not job.held:
-            why = f"more than {settings.LAB_QUEUE_LIVE_POSITIONS} jobs ahead of you on {job.queue}"
         why = why or no_worker
         job.waiting = (position, why, (why or "").startswith("waiting: no worker")) if why else None
 

@@ -20,6 +20,7 @@ import contextlib
 import json
 import logging
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -76,12 +77,13 @@ def _acquire(worker: str, names: list[str], wanted: int) -> tuple[list[FileLock]
     folder = _lock_dir(worker)
     locks: list[FileLock] = []
     taken: list[int] = []
+    on_gpus: set[str] = set()
     for distinct in (True, False):
         for unit in range(units):
             if len(taken) == wanted:
                 break
             gpu = names[unit % len(names)]
-            if unit in taken or (distinct and gpu in {names[u % len(names)] for u in taken}):
+            if unit in taken or (distinct and gpu in on_gpus):
                 continue
             # kept on release: a file removed while another process opens it would lock a second inode
             lock = FileLock(folder / f"{unit}.lock", timeout=0, thread_local=False, preserve_lock_file=True)
@@ -91,6 +93,7 @@ def _acquire(worker: str, names: list[str], wanted: int) -> tuple[list[FileLock]
                 continue
             locks.append(lock)
             taken.append(unit)
+            on_gpus.add(gpu)
     return locks, list(dict.fromkeys(names[u % len(names)] for u in sorted(taken)))
 
 
@@ -105,6 +108,14 @@ def _record(job: Job, worker: str, names: list[str], node0: bool) -> None:
                         "WHERE id = %s AND attempts = %s", [json.dumps(value), job.pk, job.attempts])
     except DatabaseError:  # a note for the answer: the job runs on its devices all the same (its log says which)
         log.warning("job %s: could not note its devices %s", job.pk, value, exc_info=True)
+
+
+def _fixed_by_cuda(current: str | None) -> str | None:
+    """The devices CUDA already took in this process (a solo or threads pool runs every job in one), if any."""
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_initialized():
+        return None
+    return current or ",".join(tokens())
 
 
 @contextlib.contextmanager
@@ -123,10 +134,14 @@ def held(job: Job, worker: str, say: Callable[[str], None], node0: bool = True) 
         say(f"only {len(locks)} of the {wanted} devices it needs were free on {worker}: it shares "
             f"{', '.join(more or got)} with another job")
     before = os.environ.get("CUDA_VISIBLE_DEVICES")
+    fixed = _fixed_by_cuda(before)
     os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(got)
     try:
         _record(job, worker, got, node0)
         say(f"devices {', '.join(got)} of {worker} (CUDA_VISIBLE_DEVICES={os.environ['CUDA_VISIBLE_DEVICES']})")
+        if fixed is not None and fixed != os.environ["CUDA_VISIBLE_DEVICES"]:
+            say(f"this worker's process already set up CUDA on devices {fixed} (a solo or threads pool keeps one "
+                f"process): the job runs on those; start the worker with the prefork pool to give each job its own")
         yield got
     finally:
         if before is None:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections import Counter
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -240,9 +242,26 @@ def _ran_out(state, chosen, ranks, k) -> bool:
     return any(n >= k and (i in ranks or i in admitted) for n, i in last.values())
 
 
-def positions(queues: set[str] | None = None) -> dict[int, tuple[int, str]]:
+@dataclass(frozen=True)
+class Positions:
+    """Where the waiting jobs of a ranking stand, for answers about rows read just before it."""
+    ranks: dict[int, tuple[int, str]]
+    full: frozenset[str]  # the queues whose ranking stopped at LAB_QUEUE_LIVE_POSITIONS
+
+    def of(self, job_id: int, queue: str) -> tuple[int | None, str | None]:
+        if job_id in self.ranks:
+            return self.ranks[job_id]
+        if queue in self.full:
+            return None, f"more than {settings.LAB_QUEUE_LIVE_POSITIONS} jobs ahead of you on {queue}"
+        # not waiting any more: admitted since its row was read, or the pick of the pass now running
+        return None, None
+
+
+def positions(queues: set[str] | None = None) -> Positions:
     """For answers: the workers as read at most a second ago (one Redis read less a request)."""
-    return ranked(queues, live_workers(cached=True))[1]
+    state, ranks = ranked(queues, live_workers(cached=True))
+    counts = Counter(j.queue for j in state.waiting if j.id in ranks)
+    return Positions(ranks, frozenset(q for q, n in counts.items() if n >= settings.LAB_QUEUE_LIVE_POSITIONS))
 
 
 def _push_positions(worker_list, queues: set[str], admitted: list[fairshare.Waiting]) -> None:

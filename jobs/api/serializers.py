@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework import serializers
@@ -42,9 +41,7 @@ def job_answer(row: dict, context: dict) -> dict:
             # the scheduler's view, read once per request: where each waiting job stands, and why
             if "positions" not in context:
                 context["positions"] = scheduler.positions(context.get("queues"))
-            position, why = context["positions"].get(row["id"], (None, None))
-            if why is None and waiting is None:  # further back than the ranking goes
-                why = f"more than {settings.LAB_QUEUE_LIVE_POSITIONS} jobs ahead of you on {row['queue']}"
+            position, why = context["positions"].of(row["id"], row["queue"])
             waiting = why or waiting
     return {
         "id": row["id"], "name": row["name"], "kind": row["kind"], "params": row["params"], "status": row["status"],

@@ -55,3 +55,17 @@ def test_the_queue_page_renders(api, user):
     c.force_login(user)
     r = c.get("/queue/")
     assert r.status_code == 200 and b"page_queue.js" in r.content
+
+
+def test_the_job_the_next_pass_admits_answers_nulls_not_a_place_beyond_the_ranking(api, user, one_gpu_slot):
+    """A slot is free and no pass has run yet (as between a submission's commit and its pass, or a claim
+    and the list's read): the policy's pick is no longer waiting on anything, the next one is first in line."""
+    pick = Job.objects.create(owner=user, kind="sample", name="pick", params=QUICK)
+    after = Job.objects.create(owner=user, kind="sample", name="after", params=QUICK)
+    rows = {j["id"]: j for j in api.get("/api/jobs/?status=queued").json()["results"]}
+    assert (rows[pick.pk]["queue_position"], rows[pick.pk]["waiting_reason"]) == (None, None)
+    assert (rows[after.pk]["queue_position"], rows[after.pk]["waiting_reason"]) == (
+        1, "waiting for a worker on queue gpu")
+    api.force_login(user)
+    page = api.get("/").content.decode()  # the jobs list says the same
+    assert "more than" not in page and "waiting for a worker on queue gpu" in page
