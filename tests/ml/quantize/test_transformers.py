@@ -77,9 +77,10 @@ SAVES_AT_LEAST = {(3, "gptq", "rtn"): 0.2, (3, "decoupleq", "rtn"): 0.25,
 def test_each_method_lowers_the_error_it_minimises_decoupleq_gptq_rtn(results, bits):
     """decoupleQ <= GPTQ <= RTN on the objective the methods minimise, each layer's output error on the
     calibration activations (5-50 % per layer at every training seed tried), and on held-out perplexity by
-    the measured margins of SAVES_AT_LEAST. At 3 bits decoupleQ and GPTQ are not ordered: their perplexity
-    costs differ by -10 to +30 % of GPTQ's, with the sign set by the training seed and the calibration
-    windows, so the test asserts only that both save a large share of RTN's cost."""
+    the measured margins of SAVES_AT_LEAST. At 3 bits decoupleQ's lower layer error does not make its
+    perplexity lower than GPTQ's (below it at 2 of 4 training seeds with 32 windows, at none with 128:
+    docs/kinds/quantize.md, as the paper's Llama-1-65B row), so the test asserts there only that both save
+    a large share of RTN's cost."""
     ppl = {m: results[m, bits][0]["metric_after"] for m in ("rtn", "gptq", "decoupleq", "nupes")}
     err = {m: [r["rel_error"] for r in results[m, bits][0]["layers"]] for m in ("rtn", "gptq", "decoupleq")}
     fp = results["rtn", bits][0]["metric_before"]
