@@ -85,8 +85,8 @@ def _held(rows) -> list[fairshare.Held]:
         if reserved and len(reserved) > 1:
             out += [fairshare.Held(q, o, p, name, job, len(reserved), int(k == 0), devices)
                     for k, name in enumerate(reserved)]
-        else:
-            out.append(fairshare.Held(q, o, p, w, job, devices=devices))
+        else:  # a many-device job's reservation: on its worker from admission (claimed, `w` says the same)
+            out.append(fairshare.Held(q, o, p, w or (reserved[0] if reserved else None), job, devices=devices))
     return out
 
 
@@ -127,8 +127,7 @@ def read_state(worker_list: list[fairshare.Worker] | None = None, queues: set[st
         {int(k): int(v) for k, v in caps.items()}, settings.LAB_MAX_RUNNING_PER_USER)
     state.per_group = waiting[0][6] if waiting else 0  # the k this read used
     state.stranded = [job for _q, _o, _p, _w, job, reserved, status, _d in held  # see _release_stranded
-                      if status == "queued" and reserved and len(reserved) > 1
-                      and not set(reserved) <= {w.name for w in worker_list}]
+                      if status == "queued" and reserved and not set(reserved) <= {w.name for w in worker_list}]
     return state
 
 
@@ -173,14 +172,14 @@ def schedule() -> list[int]:
 
 
 def _release_stranded(state: fairshare.State) -> bool:
-    """An admitted multi-node job not yet claimed whose reserved workers are not all live any more
+    """An admitted multi-node or many-device job not yet claimed whose reserved workers are not all live any more
     (its message waits on node 0's own queue): back to waiting, to be admitted on live ones."""
     if not state.stranded:
         return False
     with connection.cursor() as cur:
         cur.execute(f"UPDATE {Job._meta.db_table} SET admitted_at = NULL, sent_at = NULL, reserved_workers = NULL "
                     "WHERE id = ANY(%s) AND status = 'queued'", [state.stranded])
-    log.info("scheduler: multi-node jobs %s lost a reserved worker before starting; admitted again", state.stranded)
+    log.info("scheduler: jobs %s lost a reserved worker before starting; admitted again", state.stranded)
     return True
 
 

@@ -149,3 +149,38 @@ def test_more_slots_than_devices_share_them_and_a_third_job_says_it_shares(one_d
     with devices.held(jobs[2], "w@devices-test", said.append):  # the first two ended: their units are free
         assert "shares" not in said[-1]
     assert Job.objects.get(pk=jobs[0].pk).assigned_devices == {"w@devices-test": [0]}
+
+
+@pytest.fixture
+def a_2_slot_and_a_1_slot_worker():
+    """Queue dev2w: wa with 2 slots, wb with 1, 2 devices each; admission fills wa first (fewest queues, then
+    name), so with a 2-device job on wa, wa has a free slot and no free device."""
+    started = [start_worker(name, queues="dev2w", concurrency=slots, extra_env={"LAB_FAKE_DEVICES": "2"})
+               for name, slots in (("wa", 2), ("wb", 1))]
+    yield
+    for proc, out in started:
+        stop(proc)
+        print("\n--- worker output (tail) ---\n" + out.tail(20))
+
+
+def test_a_many_device_job_goes_to_the_worker_admission_counted_its_devices_on(a_2_slot_and_a_1_slot_worker, user):
+    api = APIClient()
+    api.force_authenticate(user)
+
+    def submit(params) -> int:
+        r = api.post("/api/jobs/", {"kind": "train", "params": params, "queue": "dev2w", "devices": 2}, format="json")
+        assert r.status_code == 201, r.content
+        return r.json()["id"]
+
+    first = submit({**TINY, "steps": 100000, "log_every": 10})
+    assert wait_for_event(first, lambda e: e["type"] == "progress" or e["data"].get("status") == "failed")["type"] \
+        == "progress", Job.objects.get(pk=first).error
+    wa = Job.objects.get(pk=first).worker
+    assert wa.startswith("wa@") and api.get(f"/api/jobs/{first}/").json()["reserved_workers"] == [wa]
+    # wa has a free slot but both its devices are held: only wb has two free, and the job is sent there
+    second = api.get(f"/api/jobs/{succeeded(submit(QUICK)).pk}/").json()
+    assert second["worker"].startswith("wb@") and second["reserved_workers"] == [second["worker"]]
+    assert second["assigned_devices"] == {second["worker"]: [0, 1]}
+    assert not Job.objects.get(pk=second["id"]).events.filter(type="log", data__text__contains="shares").exists()
+    assert api.post(f"/api/jobs/{first}/cancel/").status_code == 202
+    wait_for_status(first, "cancelled")
