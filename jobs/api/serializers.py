@@ -2,7 +2,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework import serializers
 
-from .. import scheduler
+from .. import gpu_split, scheduler
 from ..access import jobs_for
 from ..models import Artifact, Job, JobEvent
 from ..registry import KINDS, available_kinds, get_kind
@@ -122,6 +122,7 @@ class JobCreateSerializer(serializers.Serializer):
 
     def validate(self, attrs):
         user = self.context["request"].user
+        _one_process_per_gpu(attrs, devices_given="devices" in self.initial_data)
         try:
             project = launch_project(user, attrs.get("project"))
             s = submission(user, attrs["kind"], attrs.get("params"), attrs.get("name", ""))
@@ -132,6 +133,27 @@ class JobCreateSerializer(serializers.Serializer):
         attrs.update(params=s.params, input_artifacts=s.input_artifacts, project=project)
         _check_devices(attrs)
         return attrs
+
+
+def _one_process_per_gpu(attrs, devices_given: bool) -> None:
+    """A GPU training without `devices` (and `nodes`): its devices and nodes from world_size and the
+    queue's live GPU workers (jobs/gpu_split.py), before admission prices it per node."""
+    raw = attrs.get("params")
+    if devices_given or attrs["kind"] != "train" or not isinstance(raw, dict):
+        return
+    kind = get_kind("train")
+    try:
+        parsed = kind.params.model_validate(raw)
+    except Exception:  # noqa: BLE001 (the submission below names the bad fields)
+        return
+    queue = attrs.get("queue") or kind.queue_for(parsed)
+    if parsed.device == "cpu" or queue == "cpu":
+        return
+    most = max((w.devices for w in scheduler.live_workers(cached=True) if queue in w.queues), default=0)
+    chosen = gpu_split.split(getattr(parsed, "world_size", 1), raw["nodes"] if "nodes" in raw else None, most)
+    if chosen is not None:
+        attrs["devices"] = chosen.devices
+        attrs["params"] = {**raw, "nodes": chosen.nodes}
 
 
 def _check_devices(attrs) -> None:

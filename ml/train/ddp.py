@@ -73,9 +73,7 @@ def _worker(local_rank, params_dict, cluster, out_dir, attempt):
 
 
 def _check(params, cluster: Cluster):
-    world, nodes = params.world_size, cluster.nodes
-    if params.batch_size % world:
-        raise ValueError(f"batch_size {params.batch_size} must be divisible by world_size {world}")
+    world, nodes = params.world_size, cluster.nodes  # batch_size splits over world: the params check it
     per_node = world // nodes
     if _device_for(0, params).type == "cuda" and torch.cuda.device_count() < per_node:
         raise ValueError(f"world_size {world} over {nodes} node(s) needs {per_node} GPUs per node, this worker has "

@@ -157,6 +157,9 @@ class ContinuousParams(Training):
         if self.world_size % self.nodes:
             raise field_error(("nodes",), f"world_size {self.world_size} does not split over {self.nodes} nodes: "
                                           f"give a world_size that is a multiple of nodes")
+        if self.batch_size % self.world_size:  # each process takes an equal share of the global batch
+            raise field_error(("batch_size",), f"batch_size {self.batch_size} does not split over world_size "
+                                               f"{self.world_size} processes: give a multiple of world_size")
         return self
 
     @model_validator(mode="after")
