@@ -12,8 +12,6 @@ rather than resuming from someone else's state.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
 import shutil
@@ -21,6 +19,7 @@ import time
 from pathlib import Path
 
 from ml.durable import write_text
+from ml.params import params_hash
 
 CHECKPOINT = "checkpoint"  # the folder under out_dir where ml/ runners keep what they resume from
 ATTEMPT = re.compile(r"attempt-(\d+)")
@@ -84,10 +83,6 @@ def remove(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
     else:
         path.unlink(missing_ok=True)
-
-
-def params_hash(params: dict) -> str:
-    return hashlib.sha256(json.dumps(params, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def claim_folder(folder: Path, params: dict) -> str | None:

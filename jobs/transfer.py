@@ -28,9 +28,10 @@ from django.conf import settings
 
 from ml.checkpoint import MANIFEST
 from ml.durable import replace_with
+from ml.params import params_hash
 
 from . import objectstore
-from .storage import CHECKPOINT, PARAMS_RECORD, attempt_folder, params_hash, remove, settle
+from .storage import CHECKPOINT, PARAMS_RECORD, attempt_folder, remove, settle
 
 log = logging.getLogger(__name__)
 WATCH_SECONDS = 0.2  # how often the checkpoint watcher looks at the manifest (one stat)

@@ -6,6 +6,8 @@ the dashboard form, and handed to the runner.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_serializer, model_validator
@@ -163,6 +165,11 @@ def tagged_by_type(*classes) -> dict:
     dashboard's form builds its choice of variants from this one."""
     return {"discriminator": {"propertyName": "type", "mapping": {
         c.model_fields["type"].default: f"#/$defs/{c.__name__}" for c in classes}}}
+
+
+def params_hash(params: dict) -> str:
+    """sha256 of params as compact, key-sorted JSON: which params a folder or a checkpoint was made for."""
+    return hashlib.sha256(json.dumps(params, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def field_error(loc: tuple, message: str) -> ValidationError:

@@ -33,8 +33,8 @@ def run_sample(model, cfg: dict, p, reporter) -> dict:
     starts = list(range(0, p.n_samples, p.batch_size))
     total = len(starts) * steps
     g = torch.Generator(device=device).manual_seed(p.seed)
-    folder, key = reporter.out_dir / "checkpoint", chunk_store.params_key(p)
-    kept = chunk_store.finished(folder, key) if len(starts) > 1 else []
+    folder = reporter.out_dir / "checkpoint"
+    kept = chunk_store.finished(folder, p) if len(starts) > 1 else []
     xs = [c["x"] for c in kept]
     if kept:
         g.set_state(kept[-1]["rng"])
@@ -57,7 +57,7 @@ def run_sample(model, cfg: dict, p, reporter) -> dict:
                                      callback=step_done).cpu()
         xs.append(x)
         if len(starts) > 1:
-            chunk_store.keep(folder, k, {"x": x, "rng": g.get_state()}, key)
+            chunk_store.keep(folder, k, {"x": x, "rng": g.get_state()}, p)
     x = torch.cat(xs).numpy()
     seconds = time.perf_counter() - t0
     f = task.true_activity(x) if task is not None else None

@@ -157,8 +157,8 @@ def run(params, reporter) -> dict:
         check_stop(reporter)
 
     check_stop(reporter)
-    folder, key = reporter.out_dir / "checkpoint", chunk_store.params_key(p)
-    outs = [c["x"] for c in chunk_store.finished(folder, key)] if len(chunks) > 1 else []
+    folder = reporter.out_dir / "checkpoint"
+    outs = [c["x"] for c in chunk_store.finished(folder, p)] if len(chunks) > 1 else []
     if outs:
         done[0] = len(outs) * plan.n_steps
         reporter.log(f"resumed from step {done[0]} ({len(outs)} of {len(chunks)} chunks), attempt {reporter.attempt}")
@@ -171,7 +171,7 @@ def run(params, reporter) -> dict:
                          callback=step_done)
             outs.append(x.float().cpu())
             if len(chunks) > 1:
-                chunk_store.keep(folder, k, {"x": outs[-1]}, key)
+                chunk_store.keep(folder, k, {"x": outs[-1]}, p)
     samples = torch.cat(outs).numpy().astype(np.float32)
     seconds = time.perf_counter() - t_start
 
