@@ -176,6 +176,9 @@ class UserJobsConsumer(GroupsConsumer):
         # `?queue=1`: also the scheduler's queue positions ({"type": "queue", ...}, no "job": one message
         # per project); off by default, so that every other event of this stream names its job
         self.queue = parse_qs(self.scope.get("query_string", b"").decode()).get("queue", ["0"])[0] == "1"
+        # each job's newest seq sent: a job's events come from several processes (the web's `queued`, the
+        # worker's `running`), each broadcasting on its own, so an older one can come after a newer one
+        self.newest: dict[int, int] = {}
         for project_id in await self._project_ids(user):
             await self.join(project_group(project_id))
 
@@ -188,4 +191,9 @@ class UserJobsConsumer(GroupsConsumer):
         for event in message["events"]:
             if event.get("type") == "queue" and not self.queue:
                 continue
+            job, seq = event.get("job"), event.get("seq")
+            if job is not None and seq is not None:
+                if seq <= self.newest.get(job, 0):
+                    continue  # older than what the client has: a `queued` after `running` would undo it
+                self.newest[job] = seq
             await self.send_json(event)

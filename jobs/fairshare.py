@@ -89,7 +89,7 @@ class Plan:
     free: dict[str, int]  # free slots per worker after the admissions
     held_user: Counter
     held_project: Counter
-    # multi-node or many-device job id: its workers, node 0 first
+    # multi-node or GPU job id: its workers, node 0 first
     reserved: dict[int, list[str]] = field(default_factory=dict)
     free_devices: dict[str, int] = field(default_factory=dict)  # per worker, after the admissions
     kept: dict[str, int] = field(default_factory=dict)  # worker: the waiting job its free slots are kept for
@@ -241,8 +241,8 @@ def plan(state: State) -> Plan:
                 kept.update({w.name: job.id for w in can if w.name not in kept})
                 open_queues = opened()
             continue
-        if job.nodes > 1 or job.devices > 1:
-            # a many-device job too: another worker of the queue with a free slot may lack its free devices
+        if job.nodes > 1 or any(w.devices for w in fit):
+            # a job on GPUs too: another worker of the queue with a free slot may lack its free devices
             reserved[job.id] = [w.name for w in fit]
         for worker in fit:
             free[worker.name] -= 1

@@ -85,7 +85,7 @@ def _held(rows) -> list[fairshare.Held]:
         if reserved and len(reserved) > 1:
             out += [fairshare.Held(q, o, p, name, job, len(reserved), int(k == 0), devices)
                     for k, name in enumerate(reserved)]
-        else:  # a many-device job's reservation: on its worker from admission (claimed, `w` says the same)
+        else:  # a GPU job's reservation: on its worker from admission (claimed, `w` says the same)
             out.append(fairshare.Held(q, o, p, w or (reserved[0] if reserved else None), job, devices=devices))
     return out
 
@@ -172,7 +172,7 @@ def schedule() -> list[int]:
 
 
 def _release_stranded(state: fairshare.State) -> bool:
-    """An admitted multi-node or many-device job not yet claimed whose reserved workers are not all live any more
+    """An admitted multi-node or GPU job not yet claimed whose reserved workers are not all live any more
     (its message waits on node 0's own queue): back to waiting, to be admitted on live ones."""
     if not state.stranded:
         return False

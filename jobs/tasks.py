@@ -236,7 +236,7 @@ def publish(job: Job) -> bool:
     """Send the job's message to its queue and note that the broker took it (the outbox): a
     queued job without `sent_at` is sent again by the reaper's sweep. False if the broker refused."""
     kind = get_kind(job.kind)
-    # a multi-node training goes to the first worker it reserved (node 0), a many-device job to its worker,
+    # a multi-node training goes to the first worker it reserved (node 0), a job on GPUs to its worker,
     # on that worker's own queue
     queue = worker_direct(job.reserved_workers[0]) if job.reserved_workers else job.queue
     try:

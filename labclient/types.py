@@ -40,7 +40,7 @@ class JobData:
     bytes_stored: int = 0
     deleted_inputs: list[dict] = field(default_factory=list)
     devices: int = 1
-    reserved_workers: list[str] | None = None  # a multi-node or many-device job's, node 0 first, once admitted
+    reserved_workers: list[str] | None = None  # a multi-node or GPU job's, node 0 first, once admitted
     assigned_devices: dict[str, list] | None = None  # {worker: device indices} of its latest attempt
 
     @classmethod

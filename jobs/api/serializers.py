@@ -55,7 +55,7 @@ def job_answer(row: dict, context: dict) -> dict:
         "outputs_used_by": sorted(row["used_by_ids"] or []), "bytes_stored": row["bytes_stored"],
         "deleted_inputs": row["deleted_inputs"] or [],
         "devices": row["devices"],
-        # a multi-node training's workers (node 0 first) or a many-device job's worker, as its last admission
+        # a multi-node training's workers (node 0 first) or a GPU job's worker, as its last admission
         # reserved them; a job waiting for admission again (requeued) has none yet, whatever the row still holds
         "reserved_workers": None if waiting_admission else row["reserved_workers"],
         "assigned_devices": row["assigned_devices"],
@@ -75,7 +75,7 @@ class JobSerializer(serializers.ModelSerializer):
     deleted_inputs = serializers.ListField(child=serializers.DictField(), read_only=True)
     # the devices asked for on each worker it runs on (POST `devices`)
     devices = serializers.IntegerField(read_only=True)
-    # a multi-node training's reserved workers (node 0 first) or a many-device job's one, once admitted;
+    # a multi-node training's reserved workers (node 0 first) or a GPU job's worker, once admitted;
     # null for others and while waiting
     reserved_workers = serializers.ListField(child=serializers.CharField(), allow_null=True, read_only=True)
     # the device indices (CUDA_VISIBLE_DEVICES) its attempt got on each worker: {"w@host": [2, 3]}; null

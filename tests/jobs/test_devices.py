@@ -167,8 +167,9 @@ def test_a_many_device_job_goes_to_the_worker_admission_counted_its_devices_on(a
     api = APIClient()
     api.force_authenticate(user)
 
-    def submit(params) -> int:
-        r = api.post("/api/jobs/", {"kind": "train", "params": params, "queue": "dev2w", "devices": 2}, format="json")
+    def submit(params, devices=2) -> int:
+        r = api.post("/api/jobs/", {"kind": "train", "params": params, "queue": "dev2w", "devices": devices},
+                     format="json")
         assert r.status_code == 201, r.content
         return r.json()["id"]
 
@@ -182,5 +183,9 @@ def test_a_many_device_job_goes_to_the_worker_admission_counted_its_devices_on(a
     assert second["worker"].startswith("wb@") and second["reserved_workers"] == [second["worker"]]
     assert second["assigned_devices"] == {second["worker"]: [0, 1]}
     assert not Job.objects.get(pk=second["id"]).events.filter(type="log", data__text__contains="shares").exists()
+    # a job of one device too: wa's free slot has no free device, wb's has two
+    third = api.get(f"/api/jobs/{succeeded(submit(QUICK, devices=1)).pk}/").json()
+    assert third["worker"] == second["worker"] and third["reserved_workers"] == [third["worker"]]
+    assert not Job.objects.get(pk=third["id"]).events.filter(type="log", data__text__contains="shares").exists()
     assert api.post(f"/api/jobs/{first}/cancel/").status_code == 202
     wait_for_status(first, "cancelled")
