@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import itertools
 import json
 import os
 import sys
@@ -100,29 +101,34 @@ GPT2_CALIBRATION = (32, 128)
 def tiny_gpt2_rows(tmp) -> dict:
     """A user's transformers LM (ml/quantize/tiny_lm.py, block by block from its files): perplexity per method
     at W2/W3 per channel, for the model trained from each of GPT2_SEEDS (whether a gap between methods is more
-    than the spread between trainings), and each method's time as a ratio to RTN's in this process."""
-    from ml.quantize.tiny_lm import tiny_gpt2
+    than the spread between trainings), and at W3 for the same model with LLM-like outlier weights; each
+    method's time as a ratio to RTN's in this process."""
+    from ml.quantize.tiny_lm import tiny_gpt2, with_outlier_channels
 
     rows = []
-    for seed in GPT2_SEEDS:
+    for seed, variant, n_cal, bits in itertools.product(GPT2_SEEDS, ("plain", "outliers"), GPT2_CALIBRATION, (3, 2)):
+        if variant == "outliers" and bits != 3:
+            continue  # the 3-bit order is what the outlier-free model leaves open
         folder, text = tiny_gpt2(Path(tmp) / "tiny_gpt2", seed)
-        for n_cal in GPT2_CALIBRATION:
-            for bits in (3, 2):
-                for method in METHODS:
-                    params = {"model": {"path": str(folder)}, "calibration": {"path": str(text)}, "method": method,
-                              "bits": bits, "group_size": -1, "n_calibration": n_cal, "seq_len": 64}
-                    r = run(params, PrintReporter(Path(tmp) / f"gpt2-{seed}-{n_cal}-{method}-{bits}",
-                                                  stream=open(os.devnull, "w"), quiet_progress=True))
-                    rows.append({"seed": seed, "method": method, "bits": bits, "group_size": -1,
-                                 "n_calibration": n_cal, "perplexity": r["metric_after"],
-                                 "fp32_perplexity": r["metric_before"], "mean_layer_error": r["mean_layer_error"],
-                                 "seconds": r["seconds"]})
+        if variant == "outliers":  # the same function with LLM-like outlier weights (tiny_lm.py)
+            plain, folder = folder, Path(tmp) / f"tiny_gpt2_outliers_{seed}"
+            if not folder.is_dir():
+                with_outlier_channels(plain, folder, seed=seed)
+        for method in METHODS:
+            params = {"model": {"path": str(folder)}, "calibration": {"path": str(text)}, "method": method,
+                      "bits": bits, "group_size": -1, "n_calibration": n_cal, "seq_len": 64}
+            r = run(params, PrintReporter(Path(tmp) / f"gpt2-{seed}-{variant}-{n_cal}-{method}-{bits}",
+                                          stream=open(os.devnull, "w"), quiet_progress=True))
+            rows.append({"seed": seed, "model": variant, "method": method, "bits": bits, "group_size": -1,
+                         "n_calibration": n_cal, "perplexity": r["metric_after"],
+                         "fp32_perplexity": r["metric_before"], "mean_layer_error": r["mean_layer_error"],
+                         "seconds": r["seconds"]})
     for row in rows:
         rtn = next(r for r in rows if r["method"] == "rtn" and r["bits"] == row["bits"] and r["seed"] == row["seed"]
-                   and r["n_calibration"] == row["n_calibration"])
+                   and r["n_calibration"] == row["n_calibration"] and r["model"] == row["model"])
         row["time_vs_rtn"] = row["seconds"] / max(rtn["seconds"], 1e-9)
-        print(f"tiny GPT-2 seed {row['seed']} {row['n_calibration']} windows W{row['bits']} {row['method']:<10} "
-              f"ppl {row['perplexity']:.3f} "
+        print(f"tiny GPT-2 seed {row['seed']} {row['model']} {row['n_calibration']} windows W{row['bits']} "
+              f"{row['method']:<10} ppl {row['perplexity']:.3f} "
               f"(fp32 {row['fp32_perplexity']:.3f})  layer error {row['mean_layer_error']:.4f}  "
               f"time x{row['time_vs_rtn']:.1f} RTN", flush=True)
     return {"model": "tiny GPT-2 (2 blocks, d 64, BPE 512, pydoc text)", "seeds": list(GPT2_SEEDS),

@@ -55,6 +55,30 @@ def make_tiny_gpt2(folder, text: str, vocab_size: int = 512, n_embd: int = 64, n
     return folder
 
 
+def with_outlier_channels(src, folder, scale: float = 8.0, per_norm: int = 2, seed: int = 0) -> Path:
+    """The same function with the weight outliers LLMs have: in each block, `per_norm` random channels of
+    each LayerNorm are divided by `scale` and the matching input rows of the linear layer it feeds
+    (attn.c_attn, mlp.c_fc) multiplied by it. Outputs are unchanged up to float rounding; every output
+    channel of those layers now holds a few weights `scale` times its others, so a per-channel min-max grid
+    spends most of its levels on them (the setting where decoupleQ's paper finds GPTQ collapsing at 3 bits,
+    Llama-1-7B). Saved with the tokenizer into `folder`."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = Path(folder)
+    model = AutoModelForCausalLM.from_pretrained(src)
+    gen = torch.Generator().manual_seed(100 + seed)
+    with torch.no_grad():
+        for block in model.transformer.h:
+            for norm, linear in ((block.ln_1, block.attn.c_attn), (block.ln_2, block.mlp.c_fc)):
+                idx = torch.randperm(norm.weight.numel(), generator=gen)[:per_norm]
+                norm.weight[idx] /= scale
+                norm.bias[idx] /= scale
+                linear.weight[idx, :] *= scale  # Conv1D keeps its weight as [in, out]
+    model.save_pretrained(folder, safe_serialization=True)
+    AutoTokenizer.from_pretrained(src).save_pretrained(folder)
+    return folder
+
+
 def tiny_gpt2(cache, seed: int = 0) -> tuple[Path, Path]:
     """(model folder, text file) under `cache`, trained once per cache folder and seed (tests share one per
     session)."""

@@ -200,29 +200,31 @@ def quantize(d, only=None) -> str:
 
 
 def quantize_gpt2(d) -> str:
-    """The tiny GPT-2 rows: per calibration size, bits and method, the perplexity added to fp32's over the
-    training seeds (mean, range: the seeds' models differ in fp32 perplexity, so the cost is what compares),
-    at how many seeds it is below GPTQ's, and the layer error."""
+    """The tiny GPT-2 rows: per model (plain, or with outlier weights), calibration size, bits and method, the
+    perplexity added to fp32's over the training seeds (mean, range: the seeds' models differ in fp32
+    perplexity, so the cost is what compares), at how many seeds it is below GPTQ's, and the layer error."""
     import statistics
 
     g2 = d["tiny_gpt2"]
     rows = []
-    key = lambda r: (r.get("n_calibration", 32), r["bits"])  # noqa: E731 (files from before the column: 32)
-    for n_cal, bits in sorted({key(r) for r in g2["rows"]}, key=lambda k: (k[0], -k[1])):
-        here = [r for r in g2["rows"] if key(r) == (n_cal, bits)]
+    # rows from before the model and calibration columns: the plain model, 32 windows
+    key = lambda r: (r.get("model", "plain"), r.get("n_calibration", 32), r["bits"])  # noqa: E731
+    for variant, n_cal, bits in sorted({key(r) for r in g2["rows"]}, key=lambda k: (k[0] != "plain", k[1], -k[2])):
+        here = [r for r in g2["rows"] if key(r) == (variant, n_cal, bits)]
         cost = {(r["method"], r["seed"]): r["perplexity"] - r["fp32_perplexity"] for r in here}
         for m in dict.fromkeys(r["method"] for r in here):
             rs = [r for r in here if r["method"] == m]
             c = [cost[m, r["seed"]] for r in rs]
             below = "" if m == "gptq" else f"{sum(cost[m, r['seed']] < cost['gptq', r['seed']] for r in rs)} of {len(rs)}"
-            rows.append((n_cal, f"W{bits}", f"`{m}`", f"+{statistics.mean(c):.3f}", f"{min(c):+.3f} to {max(c):+.3f}",
-                         below, f(statistics.mean(r["mean_layer_error"] for r in rs), 4),
+            rows.append((variant, n_cal, f"W{bits}", f"`{m}`", f"+{statistics.mean(c):.3f}",
+                         f"{min(c):+.3f} to {max(c):+.3f}", below, f(statistics.mean(r["mean_layer_error"] for r in rs), 4),
                          f"x{statistics.median(r['time_vs_rtn'] for r in rs):.1f}"))
     fp = sorted({round(r["fp32_perplexity"], 2) for r in g2["rows"]})
-    return table(("calibration windows", "bits", "method", "perplexity over fp32", "range over seeds",
+    return table(("model", "calibration windows", "bits", "method", "perplexity over fp32", "range over seeds",
                   "seeds below GPTQ", "mean layer error", "time vs RTN (median)"), rows) + (
         f"\n\n{g2['model']}, trained from seeds {', '.join(map(str, g2['seeds']))}: fp32 perplexity "
-        f"{', '.join(f'{v:.2f}' for v in fp)}.")
+        f"{', '.join(f'{v:.2f}' for v in fp)}; `outliers`: the same models with 2 channels of each block's "
+        "LayerNorms scaled down 8x and the linear layers' input rows they feed up 8x (the same function).")
 
 
 def quantize_size(d) -> str:
