@@ -57,7 +57,7 @@ def _setup(rank, world, local_rank, cluster: Cluster, params, store=None):
                             timeout=timeout)
 
 
-def _worker(local_rank, params_dict, cluster, out_dir, attempt):
+def _worker(local_rank, params_dict, cluster, out_dir, attempt, trained=None):
     from ml.train.loop import train
     from ml.train.params import Params
 
@@ -68,6 +68,8 @@ def _worker(local_rank, params_dict, cluster, out_dir, attempt):
     _setup(rank, params.world_size, local_rank, cluster, params)
     try:
         train(params, SilentReporter(out_dir, attempt), rank, params.world_size, _device_for(local_rank, params))
+        if trained is not None:
+            trained.value = 1
     finally:
         dist.destroy_process_group()
 
@@ -87,8 +89,12 @@ def _run_node(params, reporter, cluster: Cluster, store=None):
 
     per_node = _check(params, cluster)
     ctx = mp.get_context("spawn")
+    # each spawned rank says when its training is done: what it does after (its process group's and the
+    # interpreter's teardown) cannot change the result, and a crash there must not fail a finished job
+    trained = [ctx.Value("b", 0) for _ in range(1, per_node)]
     procs = [ctx.Process(target=_worker, args=(r, params.model_dump(), cluster, str(reporter.out_dir),
-                                               reporter.attempt), daemon=True) for r in range(1, per_node)]
+                                               reporter.attempt, trained[r - 1]), daemon=True)
+             for r in range(1, per_node)]
     for proc in procs:
         proc.start()
     threads = torch.get_num_threads()
@@ -108,9 +114,13 @@ def _run_node(params, reporter, cluster: Cluster, store=None):
         torch.set_num_threads(threads)
         for proc in procs:
             proc.join(timeout=60)
-    bad = [proc.exitcode for proc in procs if proc.exitcode != 0]
+    bad = [proc.exitcode for proc, done in zip(procs, trained) if proc.exitcode != 0 and not done.value]
     if bad:
         raise RuntimeError(f"DDP worker(s) failed with exit codes {bad}")
+    for r, (proc, _done) in enumerate(zip(procs, trained), start=1):
+        if proc.exitcode != 0:
+            reporter.log(f"rank {rank + r} ended with exit code {proc.exitcode} after its training was done "
+                         f"(in its teardown): the result is complete")
     return result
 
 
