@@ -5,7 +5,8 @@ memory a `train` job really takes grows with its attention layers as the estimat
 
 The tolerance of the measured test: the term counts each of the 8 tensors an attention layer keeps for backward
 alive together with its gradient; backward frees a layer's saved tensors as it passes it and makes that layer's
-gradients then, so the real growth lies between the saved tensors alone (half the term) and all of it."""
+gradients then, so the real growth lies between the saved tensors alone (half the term) and all of it, plus
+MEASURED_SLACK (the kernel's own workspace, and VmHWM's spread between runs)."""
 import json
 import math
 
@@ -93,4 +94,10 @@ def test_training_grows_with_the_attention_layers_as_estimated(tmp_path):
     grown, estimated = runs[True][1] - runs[False][1], runs[True][0] - runs[False][0]
     # 3 more attention layers of 32 x 1024 values: 32 images x 98,304 values x 64 bytes = 0.20 GB estimated
     assert math.isclose(estimated, 64 * 3 * CHANNELS[0] * SIZE ** 2 * BATCH, rel_tol=0.01)
-    assert estimated / 2 <= grown <= estimated, (runs, grown, estimated)
+    assert estimated / 2 <= grown <= estimated + MEASURED_SLACK, (runs, grown, estimated)
+
+
+# Above the term, a measured difference may also hold: the fused kernel's own output and logsumexp while one
+# layer runs (4 bytes x 32 images x 1024 queries x 4 heads x 9 = 4.7 MB), and the spread of VmHWM between runs
+# of the same training (807-840 MB over 4 runs, so up to ~35 MB on a difference of two)
+MEASURED_SLACK = 4 * BATCH * SIZE ** 2 * 4 * 9 + 35_000_000
